@@ -1,0 +1,29 @@
+# Two entry points for a fresh clone: `make repro` (main job) and `make test` (quick tests).
+# Each creates the virtual environment .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: repro test test-all timing clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+repro: $(STAMP)
+	$(PY) -m paper_repro $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+timing: $(STAMP)
+	$(PY) -m paper_repro timing $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)
