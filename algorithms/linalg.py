@@ -1,0 +1,189 @@
+"""Linear-algebra kernels behind the estimators: rank-one inverse updates, the exact
+projection onto the B-ball in a Mahalanobis norm, and conjugate gradients.
+
+All kernels are compiled (numba) and work on plain float64 arrays in place where stated.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+PROJECTION_RTOL = 1e-14
+"""Relative tolerance on ||u(mu)|| = B that ends the Lagrange-multiplier search."""
+
+
+@njit(cache=True)
+def symv(A: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """out = A x for a symmetric A, as a sum of rows (axpy form, vectorises without
+    reassociating a reduction): out = sum_j x_j A[j, :]."""
+    d = x.shape[0]
+    for i in range(d):
+        out[i] = 0.0
+    for j in range(d):
+        xj = x[j]
+        row = A[j]
+        for i in range(d):
+            out[i] += xj * row[i]
+
+
+@njit(cache=True)
+def rank_one_update(A: np.ndarray, u: np.ndarray, c: float) -> None:
+    """A <- A + c u u' in place."""
+    d = u.shape[0]
+    for i in range(d):
+        cu = c * u[i]
+        row = A[i]
+        for j in range(d):
+            row[j] += cu * u[j]
+
+
+@njit(cache=True)
+def sherman_morrison_update(Ainv: np.ndarray, z: np.ndarray, s: float, u: np.ndarray) -> float:
+    """Ainv <- (A + s z z')^{-1} in place, given Ainv = A^{-1} (symmetric), s >= 0.
+
+    (A + s z z')^{-1} = A^{-1} - s (A^{-1} z)(A^{-1} z)' / (1 + s z' A^{-1} z).
+    `u` is a work vector; on return it holds A^{-1} z (old inverse). Returns q = z' A^{-1} z.
+    """
+    symv(Ainv, z, u)
+    q = np.dot(z, u)
+    rank_one_update(Ainv, u, -s / (1.0 + s * q))
+    return q
+
+
+@njit(cache=True)
+def _norm_at(c: np.ndarray, nu: np.ndarray, mu: float) -> float:
+    acc = 0.0
+    for i in range(c.shape[0]):
+        v = c[i] / (1.0 + mu * nu[i])
+        acc += v * v
+    return math.sqrt(acc)
+
+
+@njit(cache=True)
+def project_ball_eig(theta: np.ndarray, nu: np.ndarray, Q: np.ndarray, B: float,
+                     out: np.ndarray) -> float:
+    """Exact projection onto {||u||_2 <= B} in the norm of M^{-1}, M = Q diag(nu) Q' (nu > 0).
+
+    argmin_{||u|| <= B} (u - theta)' M^{-1} (u - theta). KKT: u(mu) = (M^{-1} + mu I)^{-1} M^{-1}
+    theta = Q diag(1 / (1 + mu nu)) Q' theta with mu >= 0 and mu (||u(mu)|| - B) = 0.
+    ||u(mu)|| is strictly decreasing in mu, so mu is found by a safeguarded Newton search on
+    the secular equation 1/||u(mu)|| - 1/B = 0 (nearly linear in mu), bracketed by
+    [0, (||theta||/B - 1)/min(nu)], to relative tolerance PROJECTION_RTOL. Writes u to `out`
+    and returns mu (0 when theta is already inside the ball).
+    """
+    d = theta.shape[0]
+    tn = math.sqrt(np.dot(theta, theta))
+    if tn <= B:
+        for i in range(d):
+            out[i] = theta[i]
+        return 0.0
+    c = Q.T @ theta
+    numin = nu.min()
+    lo = 0.0
+    hi = (tn / B - 1.0) / numin
+    mu = 0.0
+    for _ in range(200):
+        # phi(mu) = 1/n(mu) - 1/B; phi' = (sum c_i^2 nu_i / (1 + mu nu_i)^3) / n^3
+        n = _norm_at(c, nu, mu)
+        if abs(n - B) <= PROJECTION_RTOL * B:
+            break
+        if n > B:
+            lo = mu
+        else:
+            hi = mu
+        dn = 0.0
+        for i in range(d):
+            r = 1.0 + mu * nu[i]
+            dn += c[i] * c[i] * nu[i] / (r * r * r)
+        step = (1.0 / n - 1.0 / B) / (dn / (n * n * n))
+        new = mu - step
+        if not (new > lo and new < hi):
+            new = 0.5 * (lo + hi)
+        if new == mu or hi - lo <= 1e-300:
+            break
+        mu = new
+    w = np.empty(d)
+    for i in range(d):
+        w[i] = c[i] / (1.0 + mu * nu[i])
+    res = Q @ w
+    rn = math.sqrt(np.dot(res, res))
+    scale = (B / rn) * (1.0 - 1e-15) if rn > B else 1.0  # keeps the result inside the ball despite rounding
+    for i in range(d):
+        out[i] = res[i] * scale
+    return mu
+
+
+@njit(cache=True)
+def project_ball_inverse_metric(theta: np.ndarray, Minv_metric: np.ndarray, B: float,
+                                out: np.ndarray) -> float:
+    """Projection onto the B-ball in the norm of H, given M = H^{-1} (symmetric positive definite)."""
+    if math.sqrt(np.dot(theta, theta)) <= B:
+        out[:] = theta
+        return 0.0
+    nu, Q = np.linalg.eigh(Minv_metric)
+    return project_ball_eig(theta, nu, Q, B, out)
+
+
+@njit(cache=True)
+def project_ball_metric(theta: np.ndarray, H: np.ndarray, B: float, out: np.ndarray) -> float:
+    """Projection onto the B-ball in the norm of H (symmetric positive definite)."""
+    if math.sqrt(np.dot(theta, theta)) <= B:
+        out[:] = theta
+        return 0.0
+    lam, Q = np.linalg.eigh(H)
+    return project_ball_eig(theta, 1.0 / lam, Q, B, out)
+
+
+@njit(cache=True)
+def cg_dense(A: np.ndarray, b: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
+    """Conjugate gradients for A x = b, A symmetric positive definite, from x = 0.
+
+    Standard recurrences: alpha = r'r / p'Ap, x += alpha p, r -= alpha A p,
+    beta = r_new' r_new / r' r, p = r + beta p. Stops after max_iter steps or when
+    ||r|| <= tol ||b||. In exact arithmetic it solves the system in at most d steps.
+    """
+    d = b.shape[0]
+    x = np.zeros(d)
+    r = b.copy()
+    p = r.copy()
+    rr = np.dot(r, r)
+    stop = (tol * tol) * rr
+    for _ in range(max_iter):
+        if rr <= stop or rr == 0.0:
+            break
+        Ap = A @ p
+        alpha = rr / np.dot(p, Ap)
+        x += alpha * p
+        r -= alpha * Ap
+        rr_new = np.dot(r, r)
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return x
+
+
+@njit(cache=True)
+def cg_ridge_lowrank(lam: float, Zb: np.ndarray, wts: np.ndarray, b: np.ndarray,
+                     max_iter: int, tol: float) -> np.ndarray:
+    """Conjugate gradients for (lam I + Zb' diag(wts) Zb) x = b using only Hessian-vector
+    products v -> lam v + Zb' (wts * (Zb v)); never forms the d x d matrix (paper Sec. 6.1).
+    Same recurrences as `cg_dense`, including the correct beta = r_new'r_new / r'r."""
+    d = b.shape[0]
+    x = np.zeros(d)
+    r = b.copy()
+    p = r.copy()
+    rr = np.dot(r, r)
+    stop = (tol * tol) * rr
+    for _ in range(max_iter):
+        if rr <= stop or rr == 0.0:
+            break
+        Ap = lam * p + Zb.T @ (wts * (Zb @ p))
+        alpha = rr / np.dot(p, Ap)
+        x += alpha * p
+        r -= alpha * Ap
+        rr_new = np.dot(r, r)
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return x

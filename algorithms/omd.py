@@ -1,0 +1,153 @@
+"""One-pass online-mirror-descent reward model: the paper's Algorithm 1 (ALGORITHMS.md 2.1).
+
+State: theta_t (theta_1 = 0) and Hcal_t^{-1}, where Hcal_t = lambda I + sum_{i<t} sigma'(z_i'
+theta_{i+1}) z_i z_i'. For each observation (z_t, y_t):
+
+    1. Htilde_t     = Hcal_t + eta sigma'(z_t' theta_t) z_t z_t'
+    2. theta'_{t+1} = theta_t - eta Htilde_t^{-1} g_t(theta_t),   g_t = (sigma(z_t'theta_t) - y_t) z_t
+    3. theta_{t+1}  = argmin_{||u|| <= B} ||u - theta'_{t+1}||_{Htilde_t}        (optional)
+    4. Hcal_{t+1}   = Hcal_t + sigma'(z_t' theta_{t+1}) z_t z_t'   (Hessian at the NEW point)
+
+With u = Hcal_t^{-1} z_t and q = z_t' u, Sherman-Morrison gives Htilde_t^{-1} z_t =
+u / (1 + eta s q) (s = sigma'(z_t' theta_t)), so step 2 is theta_t - eta (sigma - y) u / (1 + eta s q)
+and step 4 is Hcal^{-1} -= s' u u' / (1 + s' q): one symmetric mat-vec and one rank-one update,
+about 2 d^2 multiply-adds, nothing stored per sample. Step 3 costs an eigendecomposition of
+Htilde_t^{-1} (O(d^3)) only in rounds where ||theta'_{t+1}|| > B; the paper's practical version
+omits it (project=False).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .linalg import project_ball_inverse_metric, rank_one_update, symv
+from .logistic import dsigmoid, sigmoid
+from .validation import check_design, check_positive
+
+
+@njit(cache=True)
+def omd_update(theta: np.ndarray, Hinv: np.ndarray, z: np.ndarray, y: float, eta: float,
+               B: float, project: bool, u: np.ndarray, M: np.ndarray) -> bool:
+    """One step of Algorithm 1, in place on theta and Hinv = Hcal_t^{-1}.
+
+    `u` (d,) and `M` (d, d) are work buffers (M is touched only when the projection is active).
+    Returns True when the projection of step 3 moved the iterate.
+    """
+    d = theta.shape[0]
+    w = np.dot(z, theta)
+    s = dsigmoid(w)
+    c = sigmoid(w) - y
+    symv(Hinv, z, u)
+    q = np.dot(z, u)
+    denom = 1.0 + eta * s * q
+    step = eta * c / denom
+    for i in range(d):
+        theta[i] -= step * u[i]
+    active = False
+    if project:
+        nrm = math.sqrt(np.dot(theta, theta))
+        if nrm > B:
+            # Htilde^{-1} = Hcal^{-1} - eta s u u' / (1 + eta s q)
+            M[:, :] = Hinv
+            rank_one_update(M, u, -eta * s / denom)
+            tmp = theta.copy()
+            project_ball_inverse_metric(tmp, M, B, theta)
+            active = True
+    s_new = dsigmoid(np.dot(z, theta))
+    rank_one_update(Hinv, u, -s_new / (1.0 + s_new * q))
+    return active
+
+
+@njit(cache=True)
+def omd_run(Z: np.ndarray, y: np.ndarray, theta: np.ndarray, Hinv: np.ndarray, eta: float,
+            B: float, project: bool, path_out: np.ndarray) -> int:
+    """Algorithm 1 over the rows of Z from the state (theta, Hinv), updated in place.
+
+    When path_out has T+1 rows, row 0 receives the starting theta and row t the iterate after
+    t observations; pass an array with 0 rows to store nothing. Returns the number of rounds
+    in which the projection was active.
+    """
+    d = theta.shape[0]
+    u = np.empty(d)
+    M = np.empty((d, d)) if project else np.empty((0, 0))
+    store = path_out.shape[0] > 0
+    if store:
+        path_out[0, :] = theta
+    n_active = 0
+    for t in range(Z.shape[0]):
+        if omd_update(theta, Hinv, Z[t], y[t], eta, B, project, u, M):
+            n_active += 1
+        if store:
+            path_out[t + 1, :] = theta
+    return n_active
+
+
+class OnePassOMD:
+    """Stateful one-pass OMD reward model (Algorithm 1) for interactive use.
+
+    Holds theta_t and Hcal_t^{-1}; `update` costs O(d^2) (plus O(d^3) in rounds where the
+    projection is active) and stores nothing per sample.
+    """
+
+    def __init__(self, d: int, *, eta: float, lam: float, B: float | None = None,
+                 project: bool = True) -> None:
+        if int(d) != d or d < 1:
+            raise ValueError(f"d must be a positive integer, got {d!r}")
+        self.eta = check_positive("eta", eta)
+        self.lam = check_positive("lam", lam)
+        if project and B is None:
+            raise ValueError("B is required when project=True")
+        self.B = check_positive("B", B, allow_none=True)
+        self.project = bool(project)
+        self.theta = np.zeros(int(d))
+        self.Hinv = np.eye(int(d)) / self.lam
+        self.t = 0
+        self.n_projections = 0
+
+    def update(self, Z, y) -> np.ndarray:
+        """Feed one observation (z (d,), y) or a batch (Z (n, d), y (n,)); returns theta."""
+        Z = np.asarray(Z, dtype=np.float64)
+        if Z.ndim == 1:
+            Z, y = Z[None, :], np.atleast_1d(y)
+        Z, yv = check_design(Z, y)
+        if Z.shape[1] != self.theta.shape[0]:
+            raise ValueError(f"feature dimension {Z.shape[1]} does not match the model's d = {self.theta.shape[0]}")
+        B = self.B if self.B is not None else math.inf
+        self.n_projections += omd_run(Z, yv, self.theta, self.Hinv, self.eta, B, self.project,
+                                      np.empty((0, Z.shape[1])))
+        self.t += Z.shape[0]
+        return self.theta
+
+    def hcal(self) -> np.ndarray:
+        """Hcal_t (inverse of the maintained Hcal_t^{-1}; O(d^3))."""
+        return np.linalg.inv(self.Hinv)
+
+    def width(self, X) -> np.ndarray:
+        """||x||_{Hcal_t^{-1}} for each row x of X (the confidence width of Lemma 1)."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", X, self.Hinv, X), 0.0))
+
+
+def omd_path(Z, y, *, eta: float, lam: float, B: float | None = None,
+             project: bool = True) -> np.ndarray:
+    """Iterates of one-pass OMD (Algorithm 1) over (Z, y).
+
+    Z is (T, d) feature differences z_t = phi(x_t, a_t) - phi(x_t, a'_t), y (T,) labels in {0, 1}
+    (1: the first arm preferred). Returns the (T+1, d) float64 array theta_1 = 0, theta_2, ...,
+    theta_{T+1}. With project=True every iterate lies in {||theta|| <= B} (step 3, exact
+    projection in the Htilde_t norm); project=False is the paper's practical version.
+    """
+    Z, yv = check_design(Z, y)
+    eta = check_positive("eta", eta)
+    lam = check_positive("lam", lam)
+    if project and B is None:
+        raise ValueError("B is required when project=True")
+    Bv = check_positive("B", B, allow_none=True)
+    d = Z.shape[1]
+    path = np.empty((Z.shape[0] + 1, d))
+    omd_run(Z, yv, np.zeros(d), np.eye(d) / lam, eta, math.inf if Bv is None else Bv,
+            bool(project), path)
+    return path

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+
+from algorithms.estimators import mle, mle_path
+
+from .dense_reference import regularised_gradient, regularised_objective
+from .test_omd import bt_data
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 60), st.integers(0, 2**32 - 1), st.floats(0.5, 10.0),
+       st.floats(0.01, 5.0))
+def test_unconstrained_mle_is_stationary(d, T, seed, scale, lam):
+    Z, y = bt_data(seed, T, d, scale)
+    theta = mle(Z, y, lam=lam)
+    g = regularised_gradient(Z, y, lam, theta)
+    assert np.linalg.norm(g) <= 1e-8 * (1.0 + np.abs(Z).sum())
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(5, 60), st.integers(0, 2**32 - 1), st.floats(0.05, 2.0))
+def test_constrained_mle_satisfies_kkt(d, T, seed, B):
+    Z, y = bt_data(seed, T, d, 8.0)
+    lam = 0.1
+    theta = mle(Z, y, lam=lam, B=B)
+    assert np.linalg.norm(theta) <= B * (1 + 1e-14)
+    g = regularised_gradient(Z, y, lam, theta)
+    free = mle(Z, y, lam=lam)
+    if np.linalg.norm(free) <= B:
+        np.testing.assert_allclose(theta, free, atol=1e-8)
+    else:
+        # KKT on the sphere: g = -mu theta with mu >= 0
+        mu = -(g @ theta) / (theta @ theta)
+        assert mu >= 0
+        assert np.linalg.norm(g + mu * theta) <= 1e-7 * (1.0 + np.linalg.norm(g))
+        assert np.linalg.norm(theta) == pytest.approx(B, rel=1e-9)
+
+
+@pytest.mark.parametrize("B", [None, 0.7])
+def test_mle_against_scipy(B):
+    Z, y = bt_data(11, 200, 4, 5.0)
+    lam = 0.5
+    theta = mle(Z, y, lam=lam, B=B)
+    cons = [] if B is None else [{"type": "ineq", "fun": lambda v: B**2 - v @ v}]
+    res = minimize(lambda v: regularised_objective(Z, y, lam, v), np.zeros(4),
+                   jac=lambda v: regularised_gradient(Z, y, lam, v), method="SLSQP",
+                   constraints=cons, options={"ftol": 1e-14, "maxiter": 1000})
+    assert regularised_objective(Z, y, lam, theta) <= res.fun + 1e-9
+    np.testing.assert_allclose(theta, res.x, atol=1e-5)
+
+
+def test_mle_path_equals_separate_fits_and_lazy_is_labelled():
+    Z, y = bt_data(5, 40, 3, 2.0)
+    path = mle_path(Z, y, lam=1.0)
+    assert path.shape == (41, 3)
+    np.testing.assert_array_equal(path[0], 0.0)
+    for t in (1, 7, 23, 40):
+        np.testing.assert_allclose(path[t], mle(Z[:t], y[:t], lam=1.0), atol=1e-9)
+    lazy = mle_path(Z, y, lam=1.0, refit="lazy")
+    for t in (1, 2, 4, 8, 16, 32):
+        np.testing.assert_allclose(lazy[t], path[t], atol=1e-9)
+    np.testing.assert_array_equal(lazy[33], lazy[32])
+    np.testing.assert_array_equal(lazy[40], lazy[32])
+    with pytest.raises(ValueError, match="refit must be"):
+        mle_path(Z, y, lam=1.0, refit="sometimes")
+
+
+def test_mle_bad_input():
+    Z, y = bt_data(0, 10, 2, 1.0)
+    with pytest.raises(ValueError, match="lam must be"):
+        mle(Z, y, lam=-1.0)
+    with pytest.raises(ValueError, match="theta0 must be"):
+        mle(Z, y, lam=1.0, theta0=np.zeros(3))
+    with pytest.raises(ValueError, match="B must be"):
+        mle(Z, y, lam=1.0, B=0.0)
+
+
+def test_separable_data_with_large_margins_stay_finite():
+    Z = np.array([[60.0, 0.0], [-60.0, 0.0]] * 5)
+    y = np.array([1.0, 0.0] * 5)
+    theta = mle(Z, y, lam=1e-3)
+    assert np.all(np.isfinite(theta))
+    assert np.linalg.norm(regularised_gradient(Z, y, 1e-3, theta)) < 1e-8
