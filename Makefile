@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test test-all timing clean-venv
+.PHONY: repro test test-all timing clean-venv clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,3 +27,6 @@ timing: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+clean-cache:
+	find sim algorithms theory_checks figures paper_repro -name __pycache__ -type d -prune -exec rm -rf {} +

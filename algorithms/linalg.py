@@ -137,31 +137,52 @@ def project_ball_metric(theta: np.ndarray, H: np.ndarray, B: float, out: np.ndar
     return project_ball_eig(theta, 1.0 / lam, Q, B, out)
 
 
+CG_RESIDUAL_FLOOR = 1e-16
+"""CG stops once ||r|| <= max(tol, CG_RESIDUAL_FLOOR) ||b||: below that the recurrences only
+shrink rounding noise, until p'Ap underflows."""
+
+
 @njit(cache=True)
-def cg_dense(A: np.ndarray, b: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
-    """Conjugate gradients for A x = b, A symmetric positive definite, from x = 0.
+def _cg(A: np.ndarray, lam: float, Zb: np.ndarray, wts: np.ndarray, b: np.ndarray,
+        max_iter: int, tol: float, dense: bool) -> np.ndarray:
+    """Conjugate gradients from x = 0 for A x = b (dense=True) or for
+    (lam I + Zb' diag(wts) Zb) x = b through Hessian-vector products (dense=False).
 
     Standard recurrences: alpha = r'r / p'Ap, x += alpha p, r -= alpha A p,
-    beta = r_new' r_new / r' r, p = r + beta p. Stops after max_iter steps or when
-    ||r|| <= tol ||b||. In exact arithmetic it solves the system in at most d steps.
+    beta = r_new'r_new / r'r, p = r + beta p.
     """
     d = b.shape[0]
     x = np.zeros(d)
     r = b.copy()
     p = r.copy()
     rr = np.dot(r, r)
-    stop = (tol * tol) * rr
+    f = max(tol, CG_RESIDUAL_FLOOR)
+    stop = f * f * rr
     for _ in range(max_iter):
-        if rr <= stop or rr == 0.0:
+        if rr <= stop:
             break
-        Ap = A @ p
-        alpha = rr / np.dot(p, Ap)
+        if dense:
+            Ap = A @ p
+        else:
+            Ap = lam * p + Zb.T @ (wts * (Zb @ p))
+        pAp = np.dot(p, Ap)
+        if not pAp > 0.0:
+            break
+        alpha = rr / pAp
         x += alpha * p
         r -= alpha * Ap
         rr_new = np.dot(r, r)
         p = r + (rr_new / rr) * p
         rr = rr_new
     return x
+
+
+@njit(cache=True)
+def cg_dense(A: np.ndarray, b: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
+    """Conjugate gradients for A x = b, A symmetric positive definite, from x = 0; stops after
+    max_iter steps or when ||r|| <= tol ||b||. In exact arithmetic it solves the system in at
+    most d steps."""
+    return _cg(A, 0.0, np.empty((0, b.shape[0])), np.empty(0), b, max_iter, tol, True)
 
 
 @njit(cache=True)
@@ -170,20 +191,4 @@ def cg_ridge_lowrank(lam: float, Zb: np.ndarray, wts: np.ndarray, b: np.ndarray,
     """Conjugate gradients for (lam I + Zb' diag(wts) Zb) x = b using only Hessian-vector
     products v -> lam v + Zb' (wts * (Zb v)); never forms the d x d matrix (paper Sec. 6.1).
     Same recurrences as `cg_dense`, including the correct beta = r_new'r_new / r'r."""
-    d = b.shape[0]
-    x = np.zeros(d)
-    r = b.copy()
-    p = r.copy()
-    rr = np.dot(r, r)
-    stop = (tol * tol) * rr
-    for _ in range(max_iter):
-        if rr <= stop or rr == 0.0:
-            break
-        Ap = lam * p + Zb.T @ (wts * (Zb @ p))
-        alpha = rr / np.dot(p, Ap)
-        x += alpha * p
-        r -= alpha * Ap
-        rr_new = np.dot(r, r)
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return x
+    return _cg(np.empty((0, 0)), lam, Zb, wts, b, max_iter, tol, False)

@@ -1,0 +1,1 @@
+"""Plotting from tidy result tables (matplotlib + seaborn, PNG and PDF, no LaTeX)."""

@@ -1,0 +1,1 @@
+"""Named studies (specs), the timing study, and the main command `python -m paper_repro`."""
