@@ -2,6 +2,7 @@
 Bradley-Terry feedback oracle, queries and their feature differences, and seeds with common
 random numbers."""
 
+from .checkpoints import log_checkpoints
 from .environment import PreferenceEnv
 from .feedback import (
     LINK_CODES,
@@ -36,6 +37,7 @@ __all__ = [
     "draw_contexts",
     "kappa_env",
     "link_code_of",
+    "log_checkpoints",
     "pair_differences",
     "preference_probability",
     "random_directions_env",

@@ -36,3 +36,13 @@ def test_pair_differences_equal_direct_indexing():
     a2 = (a + 1) % 4
     np.testing.assert_array_equal(pair_differences(env.phi, x, a, a2),
                                   env.phi[x, a] - env.phi[x, a2])
+
+
+def test_log_checkpoints():
+    from sim.checkpoints import log_checkpoints
+
+    c = log_checkpoints(10**6, 20)
+    assert c[0] == 1 and c[-1] == 10**6 and np.all(np.diff(c) > 0) and 15 <= len(c) <= 21
+    np.testing.assert_array_equal(log_checkpoints(5, 20), [1, 2, 3, 4, 5])
+    with pytest.raises(ValueError, match="T must be"):
+        log_checkpoints(0)
