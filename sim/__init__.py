@@ -15,6 +15,8 @@ from .feedback import (
 )
 from .generators import kappa_env, random_directions_env, shared_offset_env
 from .queries import pair_differences, uniform_pairs
+from .runner import BACKENDS, run_sweep
+from .store import Cell, ResultStore
 from .seeding import (
     CRN_STREAMS,
     CommonRandomNumbers,
@@ -25,6 +27,10 @@ from .seeding import (
 )
 
 __all__ = [
+    "BACKENDS",
+    "Cell",
+    "ResultStore",
+    "run_sweep",
     "CRN_STREAMS",
     "LINK_CODES",
     "CommonRandomNumbers",
