@@ -1,0 +1,141 @@
+"""Figures of the stage experiments, drawn from tidy result tables only.
+
+Every function takes a long table (one row per algorithm, seed and round or checkpoint) and
+writes PNG and PDF; bands are mean +- one standard deviation over seeds; algorithms keep their
+colour, marker and dash across figures (figures.style).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .style import algorithm_style, new_figure, save
+
+
+def _check_columns(df: pd.DataFrame, cols: list[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} needs columns {missing}; the table has {list(df.columns)}")
+
+
+def mean_std(df: pd.DataFrame, x: str, y: str, by: str = "algorithm") -> pd.DataFrame:
+    """Mean, std and count of y over seeds for each (by, x)."""
+    g = df.groupby([by, x], sort=True)[y]
+    return g.agg(["mean", "std", "count"]).reset_index()
+
+
+def _curves(ax, df, x, y, by, band=True, log=True):
+    stats = mean_std(df, x, y, by)
+    for name, grp in stats.groupby(by, sort=False):
+        st = algorithm_style(str(name))
+        m = grp["mean"].to_numpy()
+        xs = grp[x].to_numpy()
+        if log:
+            keep = m > 0
+            xs, m, s = xs[keep], m[keep], grp["std"].to_numpy()[keep]
+        else:
+            s = grp["std"].to_numpy()
+        ax.plot(xs, m, label=str(name), markevery=max(1, len(xs) // 8), markersize=4, **st)
+        if band and len(xs) and np.isfinite(s).any():
+            s = np.nan_to_num(s)
+            lo = np.maximum(m - s, m * 1e-3) if log else m - s
+            ax.fill_between(xs, lo, m + s, color=st["color"], alpha=0.15, linewidth=0)
+
+
+def _overlay(ax, df, x, col, label, style):
+    if col in df.columns and df[col].notna().any():
+        stats = mean_std(df.dropna(subset=[col]), x, col)
+        for i, (name, grp) in enumerate(stats.groupby("algorithm", sort=False)):
+            ax.plot(grp[x], grp["mean"], color=algorithm_style(str(name))["color"],
+                    linestyle=style, linewidth=1.0, alpha=0.8,
+                    label=f"{label}" if i == 0 else None)
+
+
+def plot_suboptimality(df: pd.DataFrame, path_stem: str, *, title: str = "Suboptimality",
+                       x: str = "t") -> list[str]:
+    """SubOpt against the number of samples (log-log), bands over seeds, with the instance bound
+    (column instance_bound) and the closed-form bound (column closed_form_bound) overlaid when
+    present (thin lines, dotted and dash-dotted, in the algorithm's colour)."""
+    _check_columns(df, ["algorithm", x, "subopt"], "plot_suboptimality")
+    fig, ax = new_figure()
+    _curves(ax, df, x, "subopt", "algorithm")
+    _overlay(ax, df, x, "instance_bound", "instance bound", ":")
+    _overlay(ax, df, x, "closed_form_bound", "closed-form bound (C = 1)", "-.")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("samples T")
+    ax.set_ylabel("SubOpt = J(pi*) - J(pi)")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return save(fig, path_stem)
+
+
+def plot_regret(df: pd.DataFrame, path_stem: str, *, title: str = "Cumulative regret",
+                x: str = "t", y: str = "regret", logy: bool = False) -> list[str]:
+    """Cumulative regret against rounds with bands over seeds, instance bound overlaid when
+    the column instance_bound is present."""
+    _check_columns(df, ["algorithm", x, y], "plot_regret")
+    fig, ax = new_figure()
+    _curves(ax, df, x, y, "algorithm", log=logy)
+    if logy:
+        _overlay(ax, df, x, "instance_bound", "instance bound", ":")
+        ax.set_yscale("log")
+    ax.set_xscale("log" if logy else "linear")
+    ax.set_xlabel("round t")
+    ax.set_ylabel("cumulative regret Reg_t")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return save(fig, path_stem)
+
+
+def plot_kappa_sweep(df: pd.DataFrame, path_stem: str, *, metric: str,
+                     bound_cols: tuple[str, ...] = ("bound_omd", "bound_mle"),
+                     title: str = "Dependence on kappa") -> list[str]:
+    """Final metric (SubOpt or regret) against kappa (log-log) per algorithm, bands over seeds,
+    with the closed-form bounds of the OMD-based and MLE-based methods (normalised to the first
+    kappa so that their slopes, sqrt(kappa) against kappa, can be compared)."""
+    _check_columns(df, ["algorithm", "kappa", metric], "plot_kappa_sweep")
+    fig, ax = new_figure()
+    _curves(ax, df, "kappa", metric, "algorithm")
+    ref = df.groupby("kappa")[metric].mean()
+    for col, ls in zip(bound_cols, (":", "-.")):
+        if col in df.columns:
+            b = df.groupby("kappa")[col].mean()
+            ax.plot(b.index, b.to_numpy() / b.iloc[0] * ref.iloc[0], color="0.3", linestyle=ls,
+                    linewidth=1.2, label=f"{col} (shape)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("kappa")
+    ax.set_ylabel(metric)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return save(fig, path_stem)
+
+
+def accuracy_time_table(df: pd.DataFrame, *, acc: str = "eval_acc", time: str = "wall_time") -> pd.DataFrame:
+    """Per algorithm: accuracy mean +- std over seeds (in %) and mean wall time (s)."""
+    _check_columns(df, ["algorithm", acc, time], "accuracy_time_table")
+    g = df.groupby("algorithm", sort=False)
+    out = pd.DataFrame({"accuracy_mean_pct": 100 * g[acc].mean(), "accuracy_std_pct": 100 * g[acc].std(),
+                        "wall_time_s": g[time].mean(), "seeds": g[acc].count()}).reset_index()
+    return out
+
+
+def plot_accuracy_time(df: pd.DataFrame, path_stem: str, *, acc: str = "eval_acc",
+                       time: str = "wall_time", title: str = "Accuracy and time") -> list[str]:
+    """The active-learning table of the paper as a figure: accuracy (mean +- std over seeds)
+    against wall time, one point per algorithm."""
+    tab = accuracy_time_table(df, acc=acc, time=time)
+    fig, ax = new_figure()
+    for row in tab.itertuples(index=False):
+        st = algorithm_style(str(row.algorithm))
+        ax.errorbar(row.wall_time_s, row.accuracy_mean_pct, yerr=np.nan_to_num(row.accuracy_std_pct),
+                    color=st["color"], marker=st["marker"], capsize=3, linestyle="none",
+                    label=str(row.algorithm))
+    ax.set_xscale("log")
+    ax.set_xlabel("wall time (s)")
+    ax.set_ylabel("held-out pairwise accuracy (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return save(fig, path_stem)
