@@ -1,0 +1,128 @@
+"""Deployment: online preference learning with regret, the paper's Algorithm 4 (ALGORITHMS.md 3.3).
+
+Round t: a context x_t ~ rho arrives. With the one-pass OMD state (theta_t, Hcal_t) of
+Algorithm 1 and the confidence radius beta_t of Lemma 1 (`algorithms.confidence`),
+
+    a_t  = argmax_a phi(x_t, a)' theta_t                                        (greedy)
+    a'_t = argmax_a phi(x_t, a)' theta_t + 2 beta_t ||phi(x_t, a) - phi(x_t, a_t)||_{Hcal_t^{-1}}
+
+(ties go to the lowest arm index). The label y_t of the query (x_t, a_t, a'_t) is observed and
+Algorithm 1 runs once on z_t = phi(x_t, a_t) - phi(x_t, a'_t). When a'_t = a_t, z_t = 0 and the
+update leaves theta and Hcal unchanged. Regret Reg_T = sum_t [r(x_t, pi*(x_t)) - (r(x_t, a_t) +
+r(x_t, a'_t)) / 2]; Theorem 3: Reg_T <= O~(d sqrt(kappa T)).
+
+Instance bound, with its constant
+---------------------------------
+Write ||.|| for the Hcal_t^{-1} norm, phi* = phi(x_t, pi*(x_t)), phi_t = phi(x_t, a_t),
+phi'_t = phi(x_t, a'_t), beta = beta_t, and assume the event ||theta_t - theta*||_{Hcal_t} <=
+beta, so that |(theta_t - theta*)' v| <= beta ||v|| for every v (Cauchy-Schwarz).
+
+(1) r* - r(a_t) = theta_t'(phi* - phi_t) + (theta* - theta_t)'(phi* - phi_t)
+                <= theta_t'(phi* - phi_t) + beta ||phi* - phi_t|| <= beta ||phi* - phi_t||,
+    since a_t is greedy for theta_t (theta_t'phi_t >= theta_t'phi*).
+
+(2) a'_t beats a = pi*(x_t) in its own selection rule:
+        theta_t'phi* + 2 beta ||phi* - phi_t|| <= theta_t'phi'_t + 2 beta ||phi'_t - phi_t||.
+    Greedy gives theta_t'phi'_t <= theta_t'phi_t, and optimality of pi* under theta* with the
+    event gives theta_t'(phi_t - phi*) = theta*'(phi_t - phi*) + (theta_t - theta*)'(phi_t - phi*)
+    <= 0 + beta ||phi* - phi_t||. Hence 2 beta ||phi* - phi_t|| <= beta ||phi* - phi_t|| +
+    2 beta ||z_t||, i.e. beta ||phi* - phi_t|| <= 2 beta ||z_t||, and by (1)
+        r* - r(a_t) <= 2 beta ||z_t||.
+
+(3) a'_t beats a = a_t in its selection rule (whose width term is 0):
+    theta_t'phi_t <= theta_t'phi'_t + 2 beta ||z_t||, so
+        r(a_t) - r(a'_t) <= theta_t'(phi_t - phi'_t) + beta ||z_t|| <= 3 beta ||z_t||,
+    and r* - r(a'_t) = [r* - r(a_t)] + [r(a_t) - r(a'_t)] <= 5 beta ||z_t||.
+
+Averaging (2) and (3): on every round where theta* lies in the confidence set C_t,
+
+    r* - (r(a_t) + r(a'_t)) / 2 <= (2 + 5)/2 beta_t ||z_t|| = (7/2) beta_t ||z_t||_{Hcal_t^{-1}},
+
+so on the event {theta* in C_t for all t} (probability >= 1 - delta by Lemma 1),
+Reg_T <= (7/2) sum_t beta_t ||z_t||_{Hcal_t^{-1}}. The steps use only the selection rule and the
+event, not how theta_t and Hcal_t were computed: the same bound holds for any estimator and
+any positive-definite matrix M_t in place of Hcal_t as long as ||theta_t - theta*||_{M_t} <=
+beta_t (for instance the MLE with V_t of the Dueling-RL baseline). The per-round form is what
+`algorithms.regret.instance_bound_violations` checks; runs record the cumulative right-hand
+side as `instance_bound`. Step (2)'s second inequality needs the optimality of pi* (not the
+greedy choice) together with the event.
+
+This module holds the selection rule as a compiled kernel over plain arrays; the loop, the
+reward models and the accounting are in `algorithms.deployment_loop`, and the runner with its
+registry of algorithms in `algorithms.deployment_registry`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def pair_width(phi_x: np.ndarray, a: int, b: int, Minv: np.ndarray, D: np.ndarray) -> float:
+    """||phi(x, b) - phi(x, a)||_{M^{-1}} = sqrt(D' Minv D), D = phi_x[b] - phi_x[a].
+
+    D (d,) is a work buffer. Exactly 0 when a == b; the quadratic form is clipped at 0 against
+    rounding.
+    """
+    d = D.shape[0]
+    for j in range(d):
+        D[j] = phi_x[b, j] - phi_x[a, j]
+    q = 0.0
+    for i in range(d):
+        row = Minv[i]
+        acc = 0.0
+        for j in range(d):
+            acc += row[j] * D[j]
+        q += D[i] * acc
+    return math.sqrt(q) if q > 0.0 else 0.0
+
+
+@njit(cache=True)
+def learned_rewards(phi_x: np.ndarray, theta: np.ndarray, out: np.ndarray) -> int:
+    """out[a] = phi(x, a)' theta for every arm; returns the greedy arm (ties: lowest index)."""
+    K, d = phi_x.shape
+    best = 0
+    for a in range(K):
+        s = 0.0
+        for j in range(d):
+            s += phi_x[a, j] * theta[j]
+        out[a] = s
+        if s > out[best]:
+            best = a
+    return best
+
+
+@njit(cache=True)
+def optimistic_second_arm(phi_x: np.ndarray, scores: np.ndarray, first: int, Minv: np.ndarray,
+                          c: float, D: np.ndarray) -> tuple[int, float]:
+    """argmax_a scores[a] + c ||phi(x, a) - phi(x, first)||_{M^{-1}} (ties: lowest index), and the
+    width ||z|| of the chosen arm against `first`."""
+    K = phi_x.shape[0]
+    best_arm = first
+    best_value = -np.inf
+    best_width = 0.0
+    for a in range(K):
+        w = 0.0 if a == first else pair_width(phi_x, first, a, Minv, D)
+        v = scores[a] + c * w
+        if v > best_value:
+            best_value = v
+            best_arm = a
+            best_width = w
+    return best_arm, best_width
+
+
+@njit(cache=True)
+def algorithm4_pair(phi_x: np.ndarray, theta: np.ndarray, Minv: np.ndarray, beta: float,
+                    scores: np.ndarray, D: np.ndarray) -> tuple[int, int, float]:
+    """The pair of Algorithm 4 in one context: (a_t, a'_t, ||z_t||_{M^{-1}}).
+
+    a_t = argmax_a phi_a' theta and
+    a'_t = argmax_a phi_a' theta + 2 beta ||phi_a - phi_{a_t}||_{M^{-1}}, with M = Hcal_t in the paper. phi_x is (K, d); scores (K,) and D (d,) are work
+    buffers (scores holds the learned rewards on return).
+    """
+    a = learned_rewards(phi_x, theta, scores)
+    a2, width = optimistic_second_arm(phi_x, scores, a, Minv, 2.0 * beta, D)
+    return a, a2, width

@@ -1,0 +1,249 @@
+"""Timing of the deployment stage: Algorithm 4 in rounds per second, and the cost per round of
+the MLE baselines growing with t (ALGORITHMS.md 3.3 and Table 1).
+
+Tables (tidy pandas DataFrames, by name):
+
+- `algorithm4_throughput`: Algorithm 4 (one-pass OMD, practical constants and radius, with
+  the projection) on one core at K = 20 arms and several d, timed over the whole compiled
+  loop (best of `repeats` runs; the loop time excludes drawing the uniforms), next to the
+  same algorithm written as per-round numpy loops (no projection). `compiled_speedup` on a
+  numpy row is the compiled rate without projection at the same d over that row's rate, both
+  measured in the same process; `pairs_equal_compiled` is the share of rounds where the numpy
+  loop chose the same pair as the compiled one.
+- `time_per_round_vs_t`: seconds per round between consecutive log-spaced checkpoints of one
+  run of each algorithm: flat for Algorithm 4 (O(d^2 + K d^2) per round), growing like t for
+  the MLE baselines (every refit touches all t observations).
+- `all_algorithms`: every registered deployment algorithm on the same environment and
+  horizon: loop seconds, rounds per second, final cumulative regret.
+
+All numbers are printed, never asserted: no test is timed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from algorithms.confidence import Radius
+from algorithms.constants import practical_constants
+from algorithms.deployment_registry import DEPLOYMENT_ALGORITHMS, run_deployment
+from sim.feedback import context_cdf, draw_contexts
+from sim.generators import random_directions_env
+from sim.seeding import CommonRandomNumbers
+
+from .tables import markdown_table
+
+MLE_BASELINES = ("dueling-rl-mle", "maxinp-mle", "colstim-mle")
+
+
+@dataclass(frozen=True)
+class DeploymentTimingConfig:
+    """Sizes of the deployment timing study."""
+
+    dims: tuple[int, ...] = (5, 10, 32)
+    """Dimensions d of the Algorithm 4 throughput table (d = 10 is the headline)."""
+    K: int = 20
+    """Arms per context."""
+    n_x: int = 100
+    """Contexts."""
+    throughput_T: int = 1_000_000
+    """Rounds of each timed Algorithm 4 run at d <= 10; scaled by 100 / d^2 above (at least a
+    tenth of it)."""
+    numpy_T: int = 2_000
+    """Rounds of the per-round numpy loop."""
+    per_round_T: int = 5_000
+    """Horizon of the time-per-round-against-t runs (the MLE baselines cost O(T^2) in total)."""
+    per_round_checkpoints: int = 12
+    all_T: int = 2_000
+    """Horizon of the all-algorithms table."""
+    repeats: int = 3
+    seed: int = 20250211
+
+
+SCALES: dict[str, DeploymentTimingConfig] = {
+    "tiny": DeploymentTimingConfig(dims=(10,), throughput_T=20_000, numpy_T=200, per_round_T=300,
+                                   per_round_checkpoints=5, all_T=200, repeats=1),
+    "quick": DeploymentTimingConfig(),
+    "full": DeploymentTimingConfig(dims=(5, 10, 32, 64), throughput_T=10_000_000, numpy_T=5_000,
+                                   per_round_T=20_000, per_round_checkpoints=16, all_T=10_000),
+}
+
+
+def _env(cfg: DeploymentTimingConfig, d: int):
+    return random_directions_env(cfg.n_x, cfg.K, d, L=1.0, B=2.0, seed=cfg.seed)
+
+
+def numpy_algorithm4(env, T: int, seed: int, *, explicit: bool = False) -> tuple[np.ndarray, float]:
+    """Algorithm 4 (no projection, practical constants and radius) as a per-round numpy loop.
+
+    explicit=False: the arm scores, the K widths by einsum with the maintained Hcal^{-1}, and
+    the Sherman-Morrison OMD update. explicit=True: Algorithm 1 as written, with Hcal_t kept
+    explicitly and linear solves for the widths and for Htilde_t. Returns the (T, 2) pairs and
+    the loop's seconds.
+    """
+    c = practical_constants(env.d, env.L, env.B)
+    radius = Radius()
+    crn = CommonRandomNumbers.draw(seed, T)
+    x = draw_contexts(context_cdf(env.rho), crn.context_u)
+    d = env.d
+    theta = np.zeros(d)
+    Hinv = np.eye(d) / c.lam
+    Hcal = c.lam * np.eye(d)
+    pairs = np.empty((T, 2), dtype=np.int64)
+    start = time.perf_counter()
+    for t in range(T):
+        beta = radius.c_beta * np.sqrt(d * np.log(1.0 + (t + 1) / radius.delta))
+        P = env.phi[x[t]]
+        s = P @ theta
+        a = int(np.argmax(s))
+        D = P - P[a]
+        if explicit:
+            w = np.sqrt(np.maximum(np.einsum("kd,dk->k", D, np.linalg.solve(Hcal, D.T)), 0.0))
+        else:
+            w = np.sqrt(np.maximum(np.einsum("kd,de,ke->k", D, Hinv, D), 0.0))
+        a2 = int(np.argmax(s + 2.0 * beta * w))
+        z = P[a] - P[a2]
+        y = float(crn.label_u[t] < expit(z @ env.theta_star))
+        sig = expit(z @ theta)
+        if explicit:
+            Htilde = Hcal + c.eta * sig * (1.0 - sig) * np.outer(z, z)
+            theta = theta - c.eta * np.linalg.solve(Htilde, (sig - y) * z)
+            s_new = expit(z @ theta)
+            Hcal = Hcal + s_new * (1.0 - s_new) * np.outer(z, z)
+        else:
+            u = Hinv @ z
+            q = z @ u
+            theta = theta - c.eta * (sig - y) * u / (1.0 + c.eta * sig * (1.0 - sig) * q)
+            s_new = expit(z @ theta)
+            s_new = s_new * (1.0 - s_new)
+            Hinv = Hinv - (s_new / (1.0 + s_new * q)) * np.outer(u, u)
+        pairs[t] = a, a2
+    return pairs, time.perf_counter() - start
+
+
+def algorithm4_throughput(cfg: DeploymentTimingConfig) -> pd.DataFrame:
+    """Rounds per second of the compiled Algorithm 4 at each d, and of the numpy loop at d = 10
+    (or the first d)."""
+    rows = []
+    for d in cfg.dims:
+        env = _env(cfg, d)
+        T = min(cfg.throughput_T, max(cfg.throughput_T // 10, cfg.throughput_T * 100 // d**2))
+        for project in (True, False):
+            run_deployment("algorithm4", env, 10, cfg.seed, checkpoints=1, project=project)
+            best = np.inf
+            for _ in range(cfg.repeats):
+                t0 = time.perf_counter()
+                res = run_deployment("algorithm4", env, T, cfg.seed, checkpoints=1,
+                                     project=project)
+                total = time.perf_counter() - t0
+                best = min(best, float(res.records["wall_time"].iloc[-1]))
+            rows.append(dict(implementation="compiled loop", d=d, K=cfg.K, project=project, T=T,
+                             seconds=best, rounds_per_s=T / best, us_per_round=1e6 * best / T,
+                             run_seconds_with_setup=total))
+    d0 = 10 if 10 in cfg.dims else cfg.dims[0]
+    env = _env(cfg, d0)
+    ref = run_deployment("algorithm4", env, cfg.numpy_T, cfg.seed, project=False).rounds
+    for label, explicit in (("numpy per-round loop", False),
+                            ("numpy per-round loop, explicit Hcal solves", True)):
+        pairs, sec = numpy_algorithm4(env, cfg.numpy_T, cfg.seed, explicit=explicit)
+        same = float(np.mean((ref["a"].to_numpy() == pairs[:, 0])
+                             & (ref["a2"].to_numpy() == pairs[:, 1])))
+        rows.append(dict(implementation=label, d=d0, K=cfg.K, project=False, T=cfg.numpy_T,
+                         seconds=sec, rounds_per_s=cfg.numpy_T / sec,
+                         us_per_round=1e6 * sec / cfg.numpy_T, run_seconds_with_setup=np.nan,
+                         pairs_equal_compiled=same))
+    df = pd.DataFrame(rows)
+    compiled = df[(df["implementation"] == "compiled loop") & (df["d"] == d0)
+                  & (~df["project"].astype(bool))]["rounds_per_s"].iloc[0]
+    is_numpy = df["implementation"].str.startswith("numpy")
+    df["compiled_speedup"] = np.where(is_numpy, compiled / df["rounds_per_s"], np.nan)
+    return df
+
+
+def time_per_round_vs_t(cfg: DeploymentTimingConfig) -> pd.DataFrame:
+    """Seconds per round between log-spaced checkpoints, for Algorithm 4 and the MLE baselines."""
+    env = _env(cfg, 10)
+    rows = []
+    for name in ("algorithm4", *MLE_BASELINES):
+        run_deployment(name, env, 10, cfg.seed, checkpoints=1)
+        rec = run_deployment(name, env, cfg.per_round_T, cfg.seed,
+                             checkpoints=cfg.per_round_checkpoints).records
+        t = rec["t"].to_numpy()
+        wall = rec["wall_time"].to_numpy()
+        t_prev = np.r_[0, t[:-1]]
+        w_prev = np.r_[0.0, wall[:-1]]
+        for k in range(len(t)):
+            rows.append(dict(algorithm=name, t_start=int(t_prev[k]) + 1, t=int(t[k]),
+                             rounds=int(t[k] - t_prev[k]),
+                             seconds_per_round=(wall[k] - w_prev[k]) / (t[k] - t_prev[k])))
+    return pd.DataFrame(rows)
+
+
+def all_algorithms(cfg: DeploymentTimingConfig) -> pd.DataFrame:
+    """Every registered deployment algorithm at d = 10, K = cfg.K and horizon cfg.all_T."""
+    env = _env(cfg, 10)
+    rows = []
+    for name in DEPLOYMENT_ALGORITHMS:
+        run_deployment(name, env, 10, cfg.seed, checkpoints=1)
+        rec = run_deployment(name, env, cfg.all_T, cfg.seed, checkpoints=1).records.iloc[-1]
+        rows.append(dict(algorithm=name, T=cfg.all_T, seconds=rec["wall_time"],
+                         rounds_per_s=cfg.all_T / rec["wall_time"], regret=rec["regret"],
+                         err_l2=rec["err_l2"]))
+    return pd.DataFrame(rows)
+
+
+def deployment_benchmarks(scale: str) -> dict[str, pd.DataFrame]:
+    """All deployment timing tables at scale "tiny", "quick" or "full"."""
+    try:
+        cfg = SCALES[scale]
+    except KeyError:
+        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}") from None
+    tables = {"algorithm4_throughput": algorithm4_throughput(cfg),
+              "time_per_round_vs_t": time_per_round_vs_t(cfg),
+              "all_algorithms": all_algorithms(cfg)}
+    tables["config"] = pd.DataFrame([{k: str(v) for k, v in asdict(cfg).items()}])
+    return tables
+
+
+def deployment_benchmarks_markdown(tables: dict[str, pd.DataFrame]) -> str:
+    """A Markdown section reporting the deployment timing tables."""
+    tp = tables["algorithm4_throughput"]
+    per = tables["time_per_round_vs_t"]
+    compiled = tp[(tp["implementation"] == "compiled loop") & tp["project"]]
+    head = compiled[compiled["d"] == 10] if (compiled["d"] == 10).any() else compiled.iloc[:1]
+    speed = tp.dropna(subset=["compiled_speedup"])
+    lines = [f"Algorithm 4 on one core, K = {int(head['K'].iloc[0])}: "
+             f"{head['rounds_per_s'].iloc[0]:,.0f} rounds/s at d = {int(head['d'].iloc[0])} "
+             f"({head['us_per_round'].iloc[0]:.3g} us per round, projection on)"
+             + "".join(f"; {r.compiled_speedup:.3g}x the {r.implementation} ({r.us_per_round:.3g} "
+                       f"us per round)" for r in speed.itertuples()) + ".", "",
+             markdown_table(tp, ".4g"), ""]
+    growth = []
+    for name, g in per.groupby("algorithm", sort=False):
+        # the first segment long enough for the timer to resolve, against the last one
+        long = g[g["rounds"] >= 20]
+        first = long.iloc[0] if len(long) else g.iloc[0]
+        last = g.iloc[-1]
+        ratio = last["seconds_per_round"] / first["seconds_per_round"]
+        growth.append(f"{name}: {first['seconds_per_round']:.3g} s/round over rounds "
+                      f"{int(first['t_start']):,}-{int(first['t']):,}, "
+                      f"{last['seconds_per_round']:.3g} s/round over rounds "
+                      f"{int(last['t_start']):,}-{int(last['t']):,} (x{ratio:.3g})")
+    lines += ["Seconds per round between log-spaced checkpoints (d = 10): flat for Algorithm 4, "
+              "growing with t for the MLE baselines.", ""]
+    lines += [f"- {g}" for g in growth]
+    lines += ["", markdown_table(per, ".4g"), "",
+              "Every registered deployment algorithm, same environment and horizon:", "",
+              markdown_table(tables["all_algorithms"], ".4g"), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(deployment_benchmarks_markdown(deployment_benchmarks(sys.argv[1] if len(sys.argv) > 1
+                                                               else "quick")))
