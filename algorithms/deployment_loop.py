@@ -5,7 +5,8 @@ One round t (1-based; array index i = t - 1) of every deployment algorithm:
     learner    beta_t from the radius; the pair (a_t, a'_t) from theta_t, M_t^{-1} and the rule
     accounting regret of the pair, ||theta_t - theta*||_2 and ||theta_t - theta*||_{M_t}, and
                whether theta* is in C_t = {||theta - theta_t||_{M_t} <= beta_t}
-    oracle     y_t = 1[u_t < sigma((phi(x_t, a_t) - phi(x_t, a'_t))' theta*)] (pre-drawn u_t)
+    oracle     y_t = 1[u_t < sigma(r(x_t, a_t) - r(x_t, a'_t))] (pre-drawn u_t; r = phi' theta* for
+               a synthetic environment, or a given reward table, e.g. a judge's logits)
     learner    the reward model update on z_t = phi(x_t, a_t) - phi(x_t, a'_t) and y_t
 
 Reward models: one-pass OMD (Algorithm 1; M_t = Hcal_t = lambda I + sum sigma'(z_i' theta_{i+1})
@@ -80,7 +81,8 @@ class Oracle(NamedTuple):
     theta_star: np.ndarray
     """(d,) true parameter."""
     rewards: np.ndarray
-    """(n_x, K) true rewards phi(x, a)' theta*."""
+    """(n_x, K) true rewards: phi(x, a)' theta*, or a given table (the labels and the regret
+    use it; theta_star then only serves the error columns)."""
     label_u: np.ndarray
     """(T,) label uniforms."""
     link_code: int
@@ -238,11 +240,10 @@ def deployment_segment(t0: int, t1: int, inputs: RoundInputs, oracle: Oracle,
         # ---- accounting: regret of the pair and the state theta_t against theta*
         err_l2, err_M = _error_norms(theta, oracle.theta_star, acc.M, e)
         ledger_add(acc.ledger, oracle.rewards[xi], a, a2, beta, width, err_M, bound_applies)
-        # ---- oracle: the Bradley-Terry label of the query
-        w_star = 0.0
+        # ---- oracle: the Bradley-Terry label of the query, from the true reward gap
         for j in range(d):
             z[j] = phi_x[a, j] - phi_x[a2, j]
-            w_star += z[j] * oracle.theta_star[j]
+        w_star = oracle.rewards[xi, a] - oracle.rewards[xi, a2]
         y = bt_label(w_star, oracle.label_u[i], oracle.link_code)
         # ---- learner: reward-model update on (z_t, y_t)
         if cfg.model == 0:

@@ -215,7 +215,8 @@ def _check_real(name: str, value, *, positive: bool) -> float:
 def run_deployment(algorithm: str, env: PreferenceEnv, T: int, seed, *,
                    constants: str = "practical", radius: Radius | None = None,
                    checkpoints: int | None = None, crn: CommonRandomNumbers | None = None,
-                   keep_path: bool = False, **options) -> DeploymentResult:
+                   keep_path: bool = False, oracle_rewards: np.ndarray | None = None,
+                   **options) -> DeploymentResult:
     """Run a registered deployment algorithm for T rounds on env.
 
     constants: "practical" or "theory" eta and lambda (`algorithms.constants`). radius: the
@@ -275,7 +276,14 @@ def run_deployment(algorithm: str, env: PreferenceEnv, T: int, seed, *,
         tau=strategy.tau if strategy else 1.0, policy=strategy.policy_code if strategy else 0,
         mle_tol=MLE_TOL, mle_max_iter=MLE_MAX_ITER)
     inputs = RoundInputs(phi=env.phi, x=x, arm_u=crn.arm_u, gumbel=gumbel, cand_u=cand_u)
-    oracle = Oracle(theta_star=env.theta_star, rewards=np.ascontiguousarray(env.rewards()),
+    if oracle_rewards is None:
+        true_rewards = np.ascontiguousarray(env.rewards())
+    else:
+        true_rewards = np.ascontiguousarray(oracle_rewards, dtype=np.float64)
+        if true_rewards.shape != (env.n_x, env.K) or not np.all(np.isfinite(true_rewards)):
+            raise ValueError(f"oracle_rewards must be a finite ({env.n_x}, {env.K}) array, got "
+                             f"shape {true_rewards.shape}")
+    oracle = Oracle(theta_star=env.theta_star, rewards=true_rewards,
                     label_u=crn.label_u, link_code=env.link_code)
     is_mle = spec.model == "mle"
     state = LearnerState(theta=np.zeros(d), Minv=np.eye(d) / c.lam,

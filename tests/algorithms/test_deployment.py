@@ -282,3 +282,19 @@ def test_per_round_trace_is_needed_for_the_bound_check(env):
     with pytest.raises(ValueError, match="only when checkpoints=None"):
         res.instance_bound_check()
     assert isinstance(res.records, pd.DataFrame) and len(res.records) == 5
+
+
+def test_oracle_rewards_table_drives_labels_and_regret():
+    from algorithms.deployment_registry import run_deployment
+    from sim.generators import random_directions_env
+
+    env = random_directions_env(6, 5, 3, seed=3)
+    base = run_deployment("algorithm4", env, 300, 1)
+    same = run_deployment("algorithm4", env, 300, 1, oracle_rewards=env.rewards())
+    np.testing.assert_array_equal(base.rounds["y"], same.rounds["y"])
+    np.testing.assert_array_equal(base.theta, same.theta)
+    flipped = run_deployment("algorithm4", env, 300, 1, oracle_rewards=-env.rewards())
+    # the labels now follow the negated rewards: the learner's estimate turns around
+    assert np.dot(flipped.theta, env.theta_star) < 0 < np.dot(base.theta, env.theta_star)
+    with pytest.raises(ValueError, match="oracle_rewards must be"):
+        run_deployment("algorithm4", env, 10, 1, oracle_rewards=np.zeros((2, 2)))
