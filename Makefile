@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test test-all timing clean-venv clean-cache
+.PHONY: repro test test-all timing clean-venv clean-cache llm
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,11 @@ clean-venv:
 
 clean-cache:
 	find sim algorithms theory_checks figures paper_repro -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Optional: the LLM feature-extraction extra. torch is installed first, as TORCH names it
+# (default: the release whose CPU build this project is tested with; override with your own,
+# e.g. make llm TORCH=torch), so that the extra does not pull a multi-GB accelerator build.
+TORCH ?= torch==2.13.0
+llm: $(STAMP)
+	$(PY) -m pip install --quiet '$(TORCH)'
+	$(PY) -m pip install --quiet -e '.[test,llm]'

@@ -1,5 +1,6 @@
-"""`python -m paper_repro [SPEC ...] [--scale quick|full] [--out DIR]`: run studies, write
-their tables (CSV), figures (PNG, PDF) and DIR/report.md."""
+"""`python -m paper_repro [SPEC ...] [--scale quick|full|tiny] [--out DIR] [--backend local|dask]
+[--scheduler ADDR] [--workers N] [--quiet]`: run studies, write their tables (CSV), figures
+(PNG, PDF) and DIR/report.md. Finished cells are kept in DIR/store: rerunning resumes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import sys
 import time
 
 from .report import write_report
+from sim.runner import BACKENDS
+
 from .specs import REGISTRY, SCALES, get_spec
+from .synthetic import RunOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", default="quick",
                    help="quick (default: minutes on 2 cores), full (paper-size) or tiny (smoke test)")
     p.add_argument("--out", default="repro_out", help="output folder (default repro_out)")
+    p.add_argument("--backend", default="local", help="local (worker processes) or dask")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address tcp://HOST:PORT (default with --backend dask: a "
+                        "local cluster)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list the specs and exit")
     return p
 
@@ -40,18 +50,35 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.backend not in BACKENDS:
+        print(f"error: unknown backend {args.backend!r}; choose one of {', '.join(BACKENDS)}",
+              file=sys.stderr)
+        return 2
+    if args.scheduler is not None and args.backend != "dask":
+        print("error: --scheduler goes with --backend dask", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers < 1:
+        print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
+        return 2
+    opts = RunOptions(out=args.out, backend=args.backend, workers=args.workers,
+                      scheduler=args.scheduler, quiet=args.quiet)
     os.makedirs(os.path.join(args.out, "tables"), exist_ok=True)
     t0 = time.perf_counter()
     results = {}
     for spec in specs:
         print(f"[paper_repro] {spec.name} ({args.scale}) ...", flush=True)
         ts = time.perf_counter()
-        res = spec.run(args.scale, args.out)
+        try:
+            res = spec.run(args.scale, opts)
+        except RuntimeError as e:  # e.g. an unreachable scheduler
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         for tname, df in res.tables.items():
             df.to_csv(os.path.join(args.out, "tables", f"{spec.name}_{tname}.csv"), index=False)
         results[spec.name] = res
         print(f"[paper_repro] {spec.name} done in {time.perf_counter() - ts:.1f} s", flush=True)
-        print(res.markdown, flush=True)
+        if not args.quiet:
+            print(res.markdown, flush=True)
     path = write_report(args.out, args.scale, results, argv, time.perf_counter() - t0)
     print(f"[paper_repro] report: {path}")
     return 0

@@ -41,6 +41,19 @@ def write_report(out: str, scale: str, results: dict[str, SpecResult], argv: lis
     """Write out/report.md and return its path. Figures are linked relative to out."""
     lines = ["# paper_repro report", "",
              f"Scale: **{scale}**. Specs: {', '.join(results)}. Wall time: {elapsed:.1f} s.", ""]
+    verdicts = [v for res in results.values() for v in res.verdicts]
+    if verdicts:
+        from theory_checks.verdicts import verdict_table
+
+        from .tables import markdown_table
+
+        n = {k: sum(v.verdict == k for v in verdicts) for k in ("pass", "fail", "report")}
+        lines += ["## Verdicts", "",
+                  f"{len(verdicts)} checks: {n['pass']} pass, {n['fail']} fail, {n['report']} "
+                  "reported (numbers without a claim).", ""]
+        failed = [v for v in verdicts if v.verdict == "fail"]
+        if failed:
+            lines += ["Failed checks:", "", markdown_table(verdict_table(failed), ".4g"), ""]
     for name, res in results.items():
         lines += [f"## {name}", "", res.markdown, ""]
         for fig in res.figures:

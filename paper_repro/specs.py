@@ -12,29 +12,20 @@ from typing import Callable
 
 import pandas as pd
 
+from .spec_result import SpecResult
 from .tables import markdown_table
 
 SCALES = ("quick", "full", "tiny")
 """quick: the default run (minutes); full: paper-size; tiny: seconds, for smoke tests."""
 
 
-@dataclass
-class SpecResult:
-    """What one spec produced: tables by name, figure paths, and a Markdown section."""
-
-    tables: dict[str, pd.DataFrame]
-    figures: list[str]
-    markdown: str
-    config: dict = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class Spec:
-    """A named study: `run(scale, out_dir)` returns a SpecResult."""
+    """A named study: `run(scale, options)` returns a SpecResult (options: synthetic.RunOptions)."""
 
     name: str
     description: str
-    run: Callable[[str, str], SpecResult]
+    run: Callable[[str, object], SpecResult]
 
 
 REGISTRY: dict[str, Spec] = {}
@@ -56,7 +47,7 @@ def _fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def _timing_run(scale: str, out: str) -> SpecResult:
+def _timing_run(scale: str, opts) -> SpecResult:
     from dataclasses import asdict
 
     from figures.timing import plot_throughput, plot_time_per_round
@@ -73,7 +64,7 @@ def _timing_run(scale: str, out: str) -> SpecResult:
                              startup=False),
     }[scale]
     tables = run_timing(cfg)
-    fig_dir = os.path.join(out, "figures")
+    fig_dir = os.path.join(opts.out, "figures")
     os.makedirs(fig_dir, exist_ok=True)
     figs = plot_throughput(tables["throughput"], os.path.join(fig_dir, "timing_throughput"))
     figs += plot_time_per_round(tables["update_vs_t"], tables["mle_refit_vs_t"],
@@ -104,8 +95,47 @@ def _timing_run(scale: str, out: str) -> SpecResult:
     if "startup" in tables:
         lines += ["Process start with an empty compilation cache and with the cache filled:", "",
                   markdown_table(tables["startup"], ".3g"), ""]
-    return SpecResult(tables=tables, figures=figs, markdown="\n".join(lines), config=asdict(cfg))
 
+    from .timing_deployment import deployment_benchmarks, deployment_benchmarks_markdown
+    from .timing_training import training_benchmarks, training_benchmarks_markdown
+
+    train = training_benchmarks(scale)
+    deploy = deployment_benchmarks(scale)
+    lines += ["### Training stage", "", training_benchmarks_markdown(train), "",
+              "### Deployment stage", "", deployment_benchmarks_markdown(deploy), ""]
+    tables.update({f"training_{k}": v for k, v in train.items()})
+    tables.update({f"deployment_{k}": v for k, v in deploy.items()})
+
+    from theory_checks.verdicts import cost_verdict, verdict_table
+
+    upd = tables["update_vs_t"]
+    mle = tables["mle_refit_vs_t"]
+    verdicts = [cost_verdict("cost[timing:omd-update]", upd["t"].to_numpy(float),
+                             upd["seconds_per_update"].to_numpy()[None, :], flat=True),
+                cost_verdict("cost[timing:mle-refit]", mle["t"].to_numpy(float),
+                             mle["seconds_per_refit"].to_numpy()[None, :], flat=False)]
+    lines += ["Checks:", "", markdown_table(verdict_table(verdicts), ".4g"), ""]
+    return SpecResult(tables=tables, figures=figs, markdown="\n".join(lines), config=asdict(cfg),
+                      verdicts=verdicts)
+
+
+def _register_studies() -> None:
+    from . import studies
+
+    register(Spec("passive-synthetic", "Algorithm 2 and baselines: SubOpt over T, uniform and "
+                  "poor-coverage behaviour", studies.run_passive))
+    register(Spec("active-synthetic", "Algorithm 3 and baselines: SubOpt over T, accuracy/time "
+                  "table", studies.run_active))
+    register(Spec("deployment-synthetic", "Algorithm 4, dueling-bandit baselines and LLM-practice "
+                  "strategies: cumulative regret", studies.run_deployment_spec))
+    register(Spec("kappa-sweep", "SubOpt, regret and their bounds against kappa",
+                  studies.run_kappa))
+    register(Spec("dimension-sweep", "Regret and SubOpt against d", studies.run_dimension))
+    register(Spec("theory-checks", "Coverage, instance bounds, rates, kappa and cost checks "
+                  "(python -m theory_checks at the same scale)", studies.run_theory_checks))
+
+
+_register_studies()
 
 register(Spec("timing", "Cost of the one-pass OMD update against the MLE refit: throughput, "
               "time per round against t, peak memory, first/second start.", _timing_run))

@@ -2,6 +2,15 @@
 Bradley-Terry feedback oracle, queries and their feature differences, and seeds with common
 random numbers."""
 
+from .behaviour import (
+    BEHAVIOURS,
+    LoggedData,
+    behaviour_marginal,
+    behaviour_queries,
+    behaviour_reference,
+    optimal_arm_mask,
+    skewed_pairs,
+)
 from .checkpoints import log_checkpoints
 from .environment import PreferenceEnv
 from .feedback import (
@@ -27,6 +36,13 @@ from .seeding import (
 )
 
 __all__ = [
+    "BEHAVIOURS",
+    "LoggedData",
+    "behaviour_marginal",
+    "behaviour_queries",
+    "behaviour_reference",
+    "optimal_arm_mask",
+    "skewed_pairs",
     "BACKENDS",
     "Cell",
     "ResultStore",

@@ -53,7 +53,7 @@ def coverage_verdict(name: str, left_set: np.ndarray, delta: float, level: float
 
 
 def instance_bound_verdict(name: str, measured: np.ndarray, bound: np.ndarray,
-                           in_event: np.ndarray, rtol: float = 1e-9) -> Verdict:
+                           in_event: np.ndarray, rtol: float = 1e-9, unit: str = "runs") -> Verdict:
     """Instance bound: on every run where theta* stayed in the confidence set, measured <= bound
     (up to rtol for rounding). Reports violations (expected 0) and the median tightness
     measured / bound over those runs."""
@@ -70,13 +70,14 @@ def instance_bound_verdict(name: str, measured: np.ndarray, bound: np.ndarray,
         tight = float(np.nanmedian(np.where(b[ev] > 0, m[ev] / b[ev], np.nan)))
     return Verdict(name, "measured <= instance bound on the event", viol, 0.0,
                    PASS if viol == 0 else FAIL,
-                   f"{viol} violations in {int(ev.sum())} runs on the event; median measured/bound "
+                   f"{viol} violations in {int(ev.sum())} {unit} on the event; median measured/bound "
                    f"= {tight:.3g}")
 
 
 def loglog_slope(x: np.ndarray, Y: np.ndarray, n_boot: int = 1000, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float, float]:
-    """Least-squares slope of log(mean_seeds Y) on log x, with a bootstrap interval over seeds.
+    """Least-squares slope of log(mean_seeds Y) on log x, with a bootstrap interval over seeds
+    (over the points when there is one seed).
 
     x is (n,), Y is (n_seeds, n) with positive entries. Returns (slope, lo, hi)."""
     x = np.asarray(x, dtype=float)
@@ -93,7 +94,16 @@ def loglog_slope(x: np.ndarray, Y: np.ndarray, n_boot: int = 1000, seed: int = 0
     s = slope(Y)
     rng = np.random.default_rng(seed)
     n = Y.shape[0]
-    boots = np.array([slope(Y[rng.integers(0, n, n)]) for _ in range(n_boot)]) if n > 1 else np.array([s])
+    if n > 1:  # resample seeds
+        boots = np.array([slope(Y[rng.integers(0, n, n)]) for _ in range(n_boot)])
+    else:  # one run: resample the points
+        ly = np.log(Y[0])
+        boots = []
+        for _ in range(n_boot):
+            i = rng.integers(0, x.size, x.size)
+            if np.ptp(lx[i]) > 0:
+                boots.append(np.polyfit(lx[i], ly[i], 1)[0])
+        boots = np.array(boots) if boots else np.array([s])
     a = (1 - level) / 2
     return s, float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
 

@@ -1,0 +1,299 @@
+"""Active data collection, the paper's Algorithm 3 and its baselines (ALGORITHMS.md 3.2).
+
+The learner chooses each query from a pool of candidate pairs, by default every (x, a, a')
+with a < a' and rho_x > 0 (n_x K (K - 1) / 2 pairs when every context has positive mass).
+
+Algorithm 3 ("active-omd"): in round t pick the pair of largest
+||z_p||_{Hcal_t^{-1}}, z_p = phi(x, a) - phi(x, a') (ties: lowest pool index), observe y_t, run
+the one-pass OMD update (Algorithm 1); output pi(x) = argmax_a phi(x, a)' theta_bar,
+theta_bar = mean of theta_1..theta_{T+1}.
+
+Pair norms by rank-one downdates. The OMD update changes Hcal^{-1} by -c u u' with
+u = Hcal_t^{-1} z_t and c = s'/(1 + s' z_t'u), s' = sigma'(z_t' theta_{t+1}) (the projection
+changes theta, not Hcal). Hence every squared pair norm s_p = z_p' Hcal^{-1} z_p falls by
+c (z_p'u)^2, and z_p'u = w(x, a) - w(x, a') with w = Phi u the (n_x, K) products phi(x, a)'u:
+O(n_x K d + P) per round (P pairs) instead of O(P d^2) to recompute them.
+
+Baselines (all output greedy policies):
+
+- "apo" (Das et al. 2024): the same maximum-norm selection in V_t = lambda I + sum z z'
+  (unweighted, as their code does), MLE (constrained to the B-ball) refit after every round,
+  warm-started (O(t) per round); output greedy on the final MLE.
+- "apo-weighted": selection in W_t = lambda I + sum_{i<t} sigma'(z_i' theta_hat_t) z_i z_i',
+  the Hessian of the regularised log-likelihood at the current MLE (recomputed every round,
+  with all pair norms: O(t d^2 + P d^2) per round).
+- "active-mle": the paper's selection rule with Hcal maintained as in OMD,
+  Hcal_{t+1} = Hcal_t + sigma'(z_t' theta_hat_{t+1}) z_t z_t' (weights frozen when added), but
+  with the MLE refit every round as the estimate; output greedy on the final MLE.
+- "random-omd" / "random-mle": uniform random pairs (`sim.queries.uniform_pairs`), fed to the
+  one-pass OMD (greedy on theta_bar, as Algorithm 3) or to the MLE (refit at the checkpoints
+  only: the selection does not depend on it).
+
+Labels come from the Bradley-Terry oracle inside the compiled loops (`sim.feedback.bt_label`
+on pre-drawn uniforms): the oracle call is the only place a kernel reads theta*.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from sim.feedback import bt_label
+
+from .confidence import beta_at
+from .linalg import rank_one_update, symv
+from .logistic import dsigmoid
+from .mle import mle_newton
+from .omd import omd_update
+
+APO, APO_WEIGHTED, ACTIVE_MLE = 0, 1, 2
+"""Codes of the MLE-based selection rules of `active_mle_segment`."""
+
+
+def query_pool(rho: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (x, a, a') with a < a' and rho_x > 0, ordered by x, then a, then a' (int64)."""
+    xs = np.flatnonzero(np.asarray(rho) > 0.0)
+    a, b = np.triu_indices(int(K), k=1)
+    px = np.repeat(xs, a.shape[0]).astype(np.int64)
+    return px, np.tile(a, xs.shape[0]).astype(np.int64), np.tile(b, xs.shape[0]).astype(np.int64)
+
+
+def check_pool(pool, n_x: int, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A user pool, an int array of shape (P, 3) of rows (x, a, a'), validated."""
+    arr = np.asarray(pool)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise ValueError(f"pool must be an array of shape (P, 3) of rows (x, a, a'), got shape "
+                         f"{arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError("the query pool is empty: active selection needs at least one pair")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"pool must hold integers, got dtype {arr.dtype}")
+    px, pa, pb = (arr[:, i].astype(np.int64) for i in range(3))
+    if px.min() < 0 or px.max() >= n_x:
+        raise ValueError(f"pool has a context outside 0..{n_x - 1}")
+    if min(pa.min(), pb.min()) < 0 or max(pa.max(), pb.max()) >= K:
+        raise ValueError(f"pool has an arm outside 0..{K - 1}")
+    if np.any(pa == pb):
+        raise ValueError("pool has a pair with two identical arms")
+    return px, pa, pb
+
+
+@njit(cache=True)
+def omd_update_downdate(theta: np.ndarray, Hinv: np.ndarray, z: np.ndarray, y: float,
+                        eta: float, B: float, project: bool, u: np.ndarray,
+                        M: np.ndarray) -> float:
+    """`algorithms.omd.omd_update`, returning c with Hinv_new = Hinv_old - c u u'.
+
+    omd_update leaves u = Hcal_t^{-1} z_t in its work buffer and applies
+    Hinv -= s' u u' / (1 + s' q), s' = sigma'(z_t' theta_{t+1}), q = z_t'u; c is recomputed
+    here from the same quantities with the same operations, hence bit-identical.
+    """
+    omd_update(theta, Hinv, z, y, eta, B, project, u, M)
+    s_new = dsigmoid(np.dot(z, theta))
+    return s_new / (1.0 + s_new * np.dot(z, u))
+
+
+@njit(cache=True)
+def pair_sq_norms(phi: np.ndarray, px: np.ndarray, pa: np.ndarray, pb: np.ndarray,
+                  A: np.ndarray, out: np.ndarray) -> None:
+    """out[p] = z_p' A z_p, z_p = phi(px[p], pa[p]) - phi(px[p], pb[p]) (direct, O(P d^2))."""
+    d = A.shape[0]
+    z = np.empty(d)
+    for p in range(px.shape[0]):
+        for j in range(d):
+            z[j] = phi[px[p], pa[p], j] - phi[px[p], pb[p], j]
+        acc = 0.0
+        for j in range(d):
+            r = 0.0
+            for k in range(d):
+                r += A[j, k] * z[k]
+            acc += z[j] * r
+        out[p] = acc
+
+
+@njit(cache=True)
+def downdate_pair_sq_norms(phiT: np.ndarray, ia: np.ndarray, ib: np.ndarray, u: np.ndarray,
+                           c: float, w: np.ndarray, s: np.ndarray) -> int:
+    """s_p -= c (z_p'u)^2 for every pair, and the index of the new largest s_p.
+
+    phiT (d, n_x K) holds the features transposed (column x K + a is phi(x, a)); ia, ib are the
+    flat indices x K + a and x K + a' of each pair. w (n_x K) receives Phi u. A used pair
+    (s_p = -inf) stays -inf. Ties go to the lowest index.
+    """
+    d, n = phiT.shape
+    for i in range(n):
+        w[i] = 0.0
+    for j in range(d):
+        uj = u[j]
+        row = phiT[j]
+        for i in range(n):
+            w[i] += uj * row[i]
+    best = -math.inf
+    arg = 0
+    for p in range(s.shape[0]):
+        diff = w[ia[p]] - w[ib[p]]
+        val = s[p] - c * diff * diff
+        s[p] = val
+        if val > best:
+            best = val
+            arg = p
+    return arg
+
+
+@njit(cache=True)
+def _argmax(s: np.ndarray) -> int:
+    best = -math.inf
+    arg = 0
+    for p in range(s.shape[0]):
+        if s[p] > best:
+            best = s[p]
+            arg = p
+    return arg
+
+
+@njit(cache=True)
+def _recompute(phi, px, pa, pb, A, used, s) -> int:
+    pair_sq_norms(phi, px, pa, pb, A, s)
+    for p in range(s.shape[0]):
+        if used[p]:
+            s[p] = -math.inf
+    return _argmax(s)
+
+
+@njit(cache=True)
+def active_omd_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np.ndarray,
+                       pb: np.ndarray, ia: np.ndarray, ib: np.ndarray, s: np.ndarray,
+                       used: np.ndarray, state_i: np.ndarray, theta: np.ndarray,
+                       Hinv: np.ndarray, theta_sum: np.ndarray, state_f: np.ndarray,
+                       eta: float, B: float, project: bool, replacement: bool, recompute: bool,
+                       radius_kind: int, lam: float, L: float, delta: float, c_beta: float,
+                       theta_star: np.ndarray, label_u: np.ndarray, link_code: int,
+                       t0: int, t1: int, sel_out: np.ndarray, y_out: np.ndarray,
+                       norm_out: np.ndarray) -> None:
+    """Rounds t0..t1-1 of Algorithm 3, in place on the state.
+
+    State: s (P,) squared pair norms in Hcal_t^{-1} (-inf for a pair used without
+    replacement), used (P,), state_i[0] the pair to query next, theta, Hinv, theta_sum
+    (sum of theta_1..theta_{t+1}), state_f[0] the running sum of beta_t ||z_t||_{Hcal_t^{-1}}
+    (beta of kind radius_kind, `algorithms.confidence.beta_at`). recompute=True recomputes
+    every pair norm each round (O(P d^2)) instead of the rank-one downdate (same numbers up
+    to rounding). Records the pair, label and norm of each round in sel_out, y_out, norm_out.
+    """
+    d = theta.shape[0]
+    u = np.empty(d)
+    M = np.empty((d, d))
+    z = np.empty(d)
+    w = np.empty(phiT.shape[1])
+    for t in range(t0, t1):
+        p = state_i[0]
+        x, a, b = px[p], pa[p], pb[p]
+        for j in range(d):
+            z[j] = phi[x, a, j] - phi[x, b, j]
+        norm = math.sqrt(max(s[p], 0.0))
+        # the oracle (environment side): the only read of theta_star
+        y = bt_label(np.dot(z, theta_star), label_u[t], link_code)
+        c = omd_update_downdate(theta, Hinv, z, y, eta, B, project, u, M)
+        for j in range(d):
+            theta_sum[j] += theta[j]
+        state_f[0] += beta_at(t + 1.0, radius_kind, d, eta, lam, L, B, delta, c_beta) * norm
+        sel_out[t] = p
+        y_out[t] = y
+        norm_out[t] = norm
+        if not replacement:
+            used[p] = True
+            s[p] = -math.inf
+        if recompute:
+            state_i[0] = _recompute(phi, px, pa, pb, Hinv, used, s)
+        else:
+            state_i[0] = downdate_pair_sq_norms(phiT, ia, ib, u, c, w, s)
+
+
+@njit(cache=True)
+def _weighted_design_inverse(Zd: np.ndarray, n: int, theta: np.ndarray, lam: float,
+                             out: np.ndarray) -> None:
+    """out = (lambda I + sum_{i < n} sigma'(z_i' theta) z_i z_i')^{-1}."""
+    d = theta.shape[0]
+    W = np.zeros((d, d))
+    for j in range(d):
+        W[j, j] = lam
+    for i in range(n):
+        wi = dsigmoid(np.dot(Zd[i], theta))
+        for j in range(d):
+            c = wi * Zd[i, j]
+            for k in range(d):
+                W[j, k] += c * Zd[i, k]
+    out[:, :] = np.linalg.inv(W)
+
+
+@njit(cache=True)
+def active_mle_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np.ndarray,
+                       pb: np.ndarray, ia: np.ndarray, ib: np.ndarray, s: np.ndarray,
+                       used: np.ndarray, state_i: np.ndarray, theta: np.ndarray,
+                       Minv: np.ndarray, state_f: np.ndarray, Zd: np.ndarray, yd: np.ndarray,
+                       mode: int, replacement: bool, lam: float, B: float, mle_tol: float,
+                       mle_max_iter: int, beta_fixed: float, radius_kind: int, eta: float,
+                       L: float, delta: float, c_beta: float, theta_star: np.ndarray,
+                       label_u: np.ndarray, link_code: int, t0: int, t1: int,
+                       sel_out: np.ndarray, y_out: np.ndarray, norm_out: np.ndarray) -> None:
+    """Rounds t0..t1-1 of a maximum-norm selection with the MLE refit every round.
+
+    mode APO: Minv = V_t^{-1} (unweighted); APO_WEIGHTED: Minv = W_t^{-1} at the current MLE,
+    recomputed every round with all pair norms; ACTIVE_MLE: Minv = Hcal_t^{-1} maintained as
+    in OMD with the MLE as the new point. theta is the MLE (warm start of the next refit),
+    Zd (T, d) and yd (T,) the data so far. state_i[0]: next pair, state_i[1]: refits that did
+    not converge; state_f[0]: running sum of beta_t ||z_t||_{Minv}, with beta_t = beta_fixed
+    for APO and the radius of kind radius_kind otherwise.
+    """
+    d = theta.shape[0]
+    u = np.empty(d)
+    z = np.empty(d)
+    w = np.empty(phiT.shape[1])
+    for t in range(t0, t1):
+        p = state_i[0]
+        x, a, b = px[p], pa[p], pb[p]
+        for j in range(d):
+            z[j] = phi[x, a, j] - phi[x, b, j]
+        norm = math.sqrt(max(s[p], 0.0))
+        # the oracle (environment side): the only read of theta_star
+        y = bt_label(np.dot(z, theta_star), label_u[t], link_code)
+        Zd[t, :] = z
+        yd[t] = y
+        fit, _, ok = mle_newton(Zd, yd, t + 1, lam, B, theta, mle_tol, mle_max_iter)
+        theta[:] = fit
+        if not ok:
+            state_i[1] += 1
+        beta = beta_fixed if mode == APO else beta_at(t + 1.0, radius_kind, d, eta, lam, L, B,
+                                                      delta, c_beta)
+        state_f[0] += beta * norm
+        sel_out[t] = p
+        y_out[t] = y
+        norm_out[t] = norm
+        if not replacement:
+            used[p] = True
+            s[p] = -math.inf
+        if mode == APO_WEIGHTED:
+            _weighted_design_inverse(Zd, t + 1, theta, lam, Minv)
+            state_i[0] = _recompute(phi, px, pa, pb, Minv, used, s)
+            continue
+        symv(Minv, z, u)
+        q = np.dot(z, u)
+        wt = 1.0 if mode == APO else dsigmoid(np.dot(z, theta))
+        c = wt / (1.0 + wt * q)
+        rank_one_update(Minv, u, -c)
+        state_i[0] = downdate_pair_sq_norms(phiT, ia, ib, u, c, w, s)
+
+
+@njit(cache=True)
+def omd_average_segment(Z: np.ndarray, y: np.ndarray, theta: np.ndarray, Hinv: np.ndarray,
+                        theta_sum: np.ndarray, eta: float, B: float, project: bool,
+                        t0: int, t1: int) -> None:
+    """One-pass OMD over rows t0..t1-1 of (Z, y), adding each new iterate to theta_sum."""
+    d = theta.shape[0]
+    u = np.empty(d)
+    M = np.empty((d, d))
+    for t in range(t0, t1):
+        omd_update(theta, Hinv, Z[t], y[t], eta, B, project, u, M)
+        for j in range(d):
+            theta_sum[j] += theta[j]

@@ -1,0 +1,361 @@
+"""The training stage as one call: `run_training(algorithm, env, T, seed, ...)`.
+
+Passive data collection (ALGORITHMS.md 3.1; the paper's Algorithm 2 and baselines):
+
+    passive-omd-pessimistic      one-pass OMD, then the exact pessimistic policy (Frank-Wolfe)
+    passive-omd-lcb-proxy        one-pass OMD, then the per-context LCB proxy
+    passive-omd-greedy           one-pass OMD, then greedy
+    passive-mle-pessimistic-zhu  MLE with V_T and beta_Zhu (Zhu, Jordan, Jiao 2023), pessimistic
+    passive-mle-greedy           MLE, then greedy
+    passive-sgd-greedy           one-pass SGD, then greedy
+
+Active data collection (ALGORITHMS.md 3.2; the paper's Algorithm 3 and baselines):
+
+    active-omd     maximum ||z||_{Hcal^{-1}} selection + one-pass OMD, greedy on theta_bar
+    apo            maximum ||z||_{V^{-1}} (unweighted) + MLE refit every round (Das et al. 2024)
+    apo-weighted   maximum norm in the sigma'-weighted MLE Hessian + MLE refit every round
+    active-mle     the paper's selection (Hcal as in OMD) + MLE refit every round
+    random-omd     uniform random pairs + one-pass OMD, greedy on theta_bar
+    random-mle     uniform random pairs + MLE
+
+Seeds and common random numbers: the contexts, arms and labels of the T rounds come from
+`CommonRandomNumbers.draw(seed, T)`, the same for every algorithm; the held-out evaluation set
+from the stream "eval" of the same seed (`training_metrics.draw_eval_set`).
+
+The learners receive a `ProblemView` of the environment (features, context distribution,
+bounds; no theta*) and either the data (passive and random selection) or the label oracle
+(active selection, called inside the compiled loop). Metrics are computed afterwards from
+the state saved at the checkpoints.
+
+Records: one row per checkpoint t (after t samples) with
+
+    subopt           SubOpt of the output policy, exact (`PreferenceEnv.suboptimality`)
+    err_l2, err_v    ||theta - theta*|| in the Euclidean norm and in
+                     V_t = lambda I + sum_{i <= t} z_i z_i', theta the estimate behind the
+                     output policy (theta_{t+1}, theta_bar, the MLE or the SGD iterate)
+    err_hcal         ||theta_c - theta*|| in the algorithm's confidence matrix M_t, theta_c the
+                     centre of its confidence set: the OMD iterate theta_{t+1} (also for
+                     active-omd and random-omd, whose output uses theta_bar) in Hcal_{t+1}, or
+                     the MLE in V_t (passive MLE, apo, random-mle), in the weighted W_t
+                     (apo-weighted) or in Hcal_{t+1} (active-mle); NaN for SGD
+    beta_theory, beta_practical
+                     the OMD radius beta_{t+1} of both kinds (`algorithms.confidence`)
+    beta             the radius of that confidence set: beta_{t+1} of the chosen kind for the
+                     OMD-based algorithms and the sigma'-weighted matrices (apo-weighted,
+                     active-mle), beta_Zhu for the unweighted V (pessimistic MLE, apo,
+                     random-mle), NaN for SGD
+    in_confidence_set
+                     err_hcal <= beta at that checkpoint; NA without a confidence set (SGD)
+    instance_bound   passive pessimistic: 2 beta ||m(pi*) - v|| in the inverse confidence
+                     matrix (Hcal_{t+1}^{-1}, or V_t^{-1} with beta_Zhu); maximum-norm active
+                     selection: (1/t) sum_{s <= t} beta_s ||z_s|| in the inverse matrix used to
+                     select (the paper's bound for active-omd, the same expression with the
+                     algorithm's own matrix and radius for apo, apo-weighted, active-mle);
+                     NaN for greedy/proxy outputs and random selection
+    eval_loss, eval_acc, eval_acc_true
+                     held-out mean BT log loss, agreement of sign(z'theta) with the labels and
+                     with sign(z'theta*) (a zero margin counts 1/2)
+    fw_gap           certified Frank-Wolfe duality gap of a pessimistic output (NaN otherwise)
+    wall_time        cumulative seconds of the learner's updates of rounds 1..t (for active
+                     selection including the selection; metrics excluded)
+    output_time      seconds to compute the output policy at t (the Frank-Wolfe solve of a
+                     pessimistic output; for a run of T samples, wall_time + output_time at T
+                     is the learner's whole cost)
+
+plus the configuration: algorithm, stage, constants, radius, delta, c_beta, reference,
+behaviour (the queries' source: the behaviour policy, "uniform" for random selection,
+"active" for maximum-norm selection), seed, T, env.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from functools import cache
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from sim.behaviour import (
+    BEHAVIOURS,
+    DEFAULT_SKEW_EPS,
+    LoggedData,
+    behaviour_marginal,
+    behaviour_queries,
+    behaviour_reference,
+)
+from sim.checkpoints import log_checkpoints
+from sim.environment import PreferenceEnv
+from sim.seeding import CommonRandomNumbers, SeedLike, as_seed_sequence
+
+from . import active as act
+from .confidence import Radius
+from .constants import OMDConstants, practical_constants, theory_constants
+from .training_metrics import checkpoint_records, draw_eval_set
+from .training_runners import (
+    LabelOracle,
+    ProblemView,
+    RunConfig,
+    active_mle_runner,
+    active_omd_runner,
+    passive_mle_runner,
+    passive_omd_runner,
+    passive_sgd_runner,
+    random_mle_runner,
+    random_omd_runner,
+)
+
+REFERENCES = ("zero", "behaviour")
+"""Reference vectors v of the pessimistic objective: 0 (the paper's literal form) or the
+behaviour policy's mean feature."""
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class TrainingAlgorithm:
+    """A registered training algorithm."""
+
+    name: str
+    stage: str
+    """"passive" or "active"."""
+    feedback: str
+    """"data": the runner gets the queries and labels; "oracle": it chooses its queries and
+    calls the label oracle."""
+    runner: Callable
+    options: tuple[str, ...]
+    """Option names `run_training` accepts for it."""
+    description: str
+    projects: bool = True
+    """Whether the estimate stays in the B-ball (unless the option project=False is given)."""
+
+
+_FW = ("fw_tol", "fw_max_iter")
+_PASSIVE = ("skew_eps",)
+_POOL = ("pool", "replacement")
+
+TRAINING_ALGORITHMS: dict[str, TrainingAlgorithm] = {
+    a.name: a for a in (
+        TrainingAlgorithm(
+            "passive-omd-pessimistic", "passive", "data", passive_omd_runner("pessimistic"),
+            ("project", *_FW, *_PASSIVE),
+            "Algorithm 2: one-pass OMD, exact pessimistic policy (Frank-Wolfe)"),
+        TrainingAlgorithm(
+            "passive-omd-lcb-proxy", "passive", "data", passive_omd_runner("lcb-proxy"),
+            ("project", *_PASSIVE),
+            "one-pass OMD, per-context LCB (a proxy for the pessimistic policy)"),
+        TrainingAlgorithm(
+            "passive-omd-greedy", "passive", "data", passive_omd_runner("greedy"),
+            ("project", *_PASSIVE), "one-pass OMD, greedy policy"),
+        TrainingAlgorithm(
+            "passive-mle-pessimistic-zhu", "passive", "data", passive_mle_runner("pessimistic"),
+            ("c_zhu", "mle_tol", *_FW, *_PASSIVE),
+            "pessimistic MLE of Zhu, Jordan, Jiao (2023): V_T and beta_Zhu"),
+        TrainingAlgorithm(
+            "passive-mle-greedy", "passive", "data", passive_mle_runner("greedy"),
+            ("c_zhu", "mle_tol", *_PASSIVE), "MLE, greedy policy"),
+        TrainingAlgorithm(
+            "passive-sgd-greedy", "passive", "data", passive_sgd_runner,
+            ("sgd_lr", "sgd_schedule", *_PASSIVE), "one-pass SGD, greedy policy"),
+        TrainingAlgorithm(
+            "active-omd", "active", "oracle", active_omd_runner,
+            (*_POOL, "pair_norms", "project"),
+            "Algorithm 3: maximum ||z||_{Hcal^-1} + one-pass OMD, greedy on theta_bar"),
+        TrainingAlgorithm(
+            "apo", "active", "oracle", active_mle_runner(act.APO),
+            (*_POOL, "c_zhu", "mle_tol"),
+            "APO (Das et al. 2024): maximum ||z||_{V^-1} (unweighted) + MLE refit every round"),
+        TrainingAlgorithm(
+            "apo-weighted", "active", "oracle", active_mle_runner(act.APO_WEIGHTED),
+            (*_POOL, "mle_tol"),
+            "APO with the sigma'-weighted MLE Hessian + MLE refit every round"),
+        TrainingAlgorithm(
+            "active-mle", "active", "oracle", active_mle_runner(act.ACTIVE_MLE),
+            (*_POOL, "mle_tol"),
+            "the paper's selection (Hcal as in OMD) + MLE refit every round"),
+        TrainingAlgorithm(
+            "random-omd", "active", "data", random_omd_runner, ("project",),
+            "uniform random pairs + one-pass OMD, greedy on theta_bar"),
+        TrainingAlgorithm(
+            "random-mle", "active", "data", random_mle_runner, ("c_zhu", "mle_tol"),
+            "uniform random pairs + MLE (refit at the checkpoints)"),
+    )
+}
+"""Every training algorithm by name."""
+
+
+def get_training_algorithm(name: str) -> TrainingAlgorithm:
+    """The registered algorithm of that name; ValueError listing the known names otherwise."""
+    try:
+        return TRAINING_ALGORITHMS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown training algorithm {name!r}; known: "
+                         f"{', '.join(TRAINING_ALGORITHMS)}") from None
+
+
+# ------------------------------------------------------------------------------ run
+
+
+@dataclass
+class TrainingResult:
+    """Outcome of `run_training`."""
+
+    algorithm: str
+    records: pd.DataFrame
+    """One row per checkpoint (module docstring)."""
+    theta: np.ndarray
+    """Final estimate behind the output policy."""
+    policy: np.ndarray
+    """Final output policy: (n_x,) arms, or (n_x, K) probabilities for the pessimistic one."""
+    queries: tuple
+    """(x, a, a2, y) of the T rounds."""
+    info: dict
+    """The configuration, eta and lambda, and per algorithm: widths (active selection:
+    ||z_t|| in the inverse selection matrix, per round), pool_size, mle_failures (refits
+    that did not reach the Newton tolerance)."""
+
+
+@cache
+def _warm_kernels(algorithm: str) -> None:
+    """Compile (or load from the cache) an algorithm's kernels once per process, so that the
+    first checkpoint's wall time does not include it."""
+    from sim.generators import random_directions_env
+
+    env = random_directions_env(2, 3, 2, seed=0)
+    _run_training(algorithm, env, 3, 0, checkpoints=np.array([1, 3]), n_eval=2)
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_checkpoints(checkpoints: np.ndarray, T: int) -> np.ndarray:
+    """The checkpoint rounds, checked to increase strictly within [1, T], as int64."""
+    c = np.asarray(checkpoints)
+    if c.ndim != 1 or c.size == 0:
+        raise ValueError("checkpoints must be a non-empty 1-d array of rounds")
+    if not np.issubdtype(c.dtype, np.integer):
+        if not np.all(c == np.round(c)):
+            raise ValueError(f"checkpoints must be integer rounds, got {c!r}")
+    c = c.astype(np.int64)
+    if c[0] < 1 or c[-1] > T or np.any(np.diff(c) <= 0):
+        raise ValueError(f"checkpoints must increase strictly within [1, T = {T}], got {c!r}")
+    return c
+
+
+def _constants(kind, d: int, L: float, B: float) -> OMDConstants:
+    if isinstance(kind, OMDConstants):
+        return kind
+    if kind == "practical":
+        return practical_constants(d, L, B)
+    if kind == "theory":
+        return theory_constants(d, L, B)
+    raise ValueError(f"constants must be 'practical', 'theory' or an OMDConstants, got {kind!r}")
+
+
+def run_training(algorithm: str, env: PreferenceEnv, T: int, seed: SeedLike, *,
+                 constants: str | OMDConstants = "practical", radius: Radius = Radius(),
+                 behaviour: str | LoggedData = "uniform", reference: str = "zero",
+                 checkpoints: int | np.ndarray = 20, n_eval: int = 2000,
+                 crn: CommonRandomNumbers | None = None, **options) -> TrainingResult:
+    """Run one training-stage algorithm for T rounds and record its checkpoints.
+
+    algorithm: a name of TRAINING_ALGORITHMS. constants: "practical" or "theory" (eta and
+    lambda of `algorithms.constants`) or an OMDConstants. radius: the confidence radius beta_t.
+    behaviour (passive algorithms): "uniform", "skewed" (option skew_eps, default 0.05) or a
+    LoggedData (its first T samples). reference: "zero" (v = 0) or "behaviour" (v = the
+    behaviour's mean feature, `sim.behaviour.behaviour_reference`). checkpoints: about that
+    many log-spaced rounds (`sim.log_checkpoints`) or an explicit increasing array within
+    [1, T] (T is appended when missing). n_eval: size of the held-out evaluation set (0: no
+    evaluation, NaN metrics). crn: the uniforms to use instead of
+    CommonRandomNumbers.draw(seed, T) (at least T rounds). options: per algorithm
+    (TRAINING_ALGORITHMS[name].options), e.g. replacement=False, pair_norms="recompute",
+    c_zhu=1.0, fw_tol=1e-8, sgd_lr=1.0, project=False.
+    """
+    _warm_kernels(get_training_algorithm(algorithm).name)
+    return _run_training(algorithm, env, T, seed, constants=constants, radius=radius,
+                         behaviour=behaviour, reference=reference, checkpoints=checkpoints,
+                         n_eval=n_eval, crn=crn, **options)
+
+
+def _run_training(algorithm, env, T, seed, *, constants="practical", radius=Radius(),
+                  behaviour="uniform", reference="zero", checkpoints=20, n_eval=2000, crn=None,
+                  **options) -> TrainingResult:
+    algo = get_training_algorithm(algorithm)
+    if not isinstance(env, PreferenceEnv):
+        raise ValueError(f"env must be a PreferenceEnv, got {type(env).__name__}")
+    T = _check_int("T", T, 1)
+    n_eval = _check_int("n_eval", n_eval, 0)
+    as_seed_sequence(seed)
+    unknown = sorted(set(options) - set(algo.options))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for {algorithm!r}; accepted: "
+                         f"{', '.join(algo.options) or 'none'}")
+    if not isinstance(radius, Radius):
+        raise ValueError(f"radius must be an algorithms.confidence.Radius, got {radius!r}")
+    if reference not in REFERENCES:
+        raise ValueError(f"unknown reference {reference!r}; known: {', '.join(REFERENCES)}")
+    if not isinstance(behaviour, LoggedData) and behaviour not in BEHAVIOURS:
+        raise ValueError(f"unknown behaviour {behaviour!r}; known: {', '.join(BEHAVIOURS)} "
+                         "or a LoggedData")
+    if algo.stage == "active" and not (isinstance(behaviour, str) and behaviour == "uniform"):
+        raise ValueError(f"{algorithm!r} chooses its own queries: behaviour applies to passive "
+                         "algorithms only")
+    if isinstance(checkpoints, numbers.Integral) and not isinstance(checkpoints, bool):
+        ck = log_checkpoints(T, _check_int("checkpoints", checkpoints, 1))
+    else:
+        ck = _check_checkpoints(checkpoints, T)
+        if ck[-1] != T:
+            ck = np.append(ck, T)
+    if crn is None:
+        crn = CommonRandomNumbers.draw(seed, T)
+    elif not isinstance(crn, CommonRandomNumbers) or crn.T < T:
+        raise ValueError("crn must be a CommonRandomNumbers with at least T rounds")
+    elif crn.T > T:
+        crn = CommonRandomNumbers(crn.context_u[:T], crn.label_u[:T], crn.arm_u[:T])
+    eps = options.get("skew_eps", DEFAULT_SKEW_EPS)
+    if isinstance(behaviour, LoggedData) and len(behaviour) > T:
+        behaviour = LoggedData(behaviour.x[:T], behaviour.a[:T], behaviour.a2[:T],
+                               behaviour.y[:T])
+
+    if algo.stage == "passive":
+        marginal = behaviour_marginal(env, behaviour, eps)
+        v, v_x = behaviour_reference(env, marginal)
+        behaviour_name = "logged" if isinstance(behaviour, LoggedData) else behaviour
+    else:
+        v, v_x = np.zeros(env.d), np.zeros((env.n_x, env.d))
+        behaviour_name = "active" if algo.feedback == "oracle" else "uniform"
+    if reference == "zero":
+        v, v_x = np.zeros(env.d), np.zeros((env.n_x, env.d))
+    cfg = RunConfig(T, ck, _constants(constants, env.d, env.L, env.B), radius, v, v_x,
+                    options)
+    view = ProblemView.of(env)
+    if algo.feedback == "data":
+        queries = behaviour_queries(env, behaviour if algo.stage == "passive" else "uniform",
+                                    crn, eps)
+        out = algo.runner(view, queries, cfg)
+    else:
+        out = algo.runner(view, LabelOracle(env.theta_star, crn.label_u, env.link_code), cfg)
+
+    ev = draw_eval_set(env, seed, n_eval) if n_eval else None
+    records = checkpoint_records(algo.name, algo.stage, env, cfg, out, ev)
+    config = dict(constants=cfg.constants.kind, radius=radius.kind, delta=radius.delta,
+                  c_beta=radius.c_beta, reference=reference, behaviour=behaviour_name,
+                  seed=_seed_label(seed), T=T, env=env.name)
+    for key, val in config.items():
+        records[key] = val
+    info = dict(out.info, config=config, radius=radius, eta=cfg.constants.eta,
+                lam=cfg.constants.lam)
+    return TrainingResult(algorithm, records, out.thetas[-1].copy(), out.policies[-1],
+                          out.queries, info)
+
+
+def _seed_label(seed: SeedLike) -> int | str:
+    if isinstance(seed, np.random.SeedSequence):
+        return str(seed.entropy) + ("/" + "/".join(map(str, seed.spawn_key))
+                                    if seed.spawn_key else "")
+    return int(seed)

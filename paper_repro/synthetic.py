@@ -1,0 +1,216 @@
+"""The synthetic studies: one typed config per experiment, at three scales, run as sweeps of
+cells (algorithm x seed x swept variable) through `sim.runner.run_sweep`, then summarised into
+figures, tables and checks.
+
+The paper has no synthetic experiment (ALGORITHMS.md 5): these are the testbed's own, built
+so that every quantity the theory speaks of (SubOpt, regret, confidence sets, kappa) is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from sim.experiments import EnvConfig, RadiusConfig, StudyConfig, final_rows, run_cell
+from sim.runner import run_sweep
+from sim.store import Cell, ResultStore
+
+PASSIVE_ALGORITHMS = ("passive-omd-pessimistic", "passive-omd-lcb-proxy", "passive-omd-greedy",
+                      "passive-mle-pessimistic-zhu", "passive-mle-greedy", "passive-sgd-greedy")
+ACTIVE_ALGORITHMS = ("active-omd", "apo", "apo-weighted", "active-mle", "random-omd",
+                     "random-mle")
+DEPLOYMENT_ALGORITHMS = ("algorithm4", "dueling-rl-mle", "maxinp-mle", "colstim-mle",
+                         "random-pair-omd", "llm-best-worst-omd", "llm-best-second-omd",
+                         "llm-quantile-omd", "llm-random-omd", "llm-best-worst-mle",
+                         "llm-best-second-mle", "llm-quantile-mle", "llm-random-mle")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how sweeps run (from the command line)."""
+
+    out: str = "repro_out"
+    """Output folder; the result store is out/store."""
+    backend: str = "local"
+    """local worker processes or dask."""
+    workers: int | None = None
+    """Worker processes (default: all cores)."""
+    scheduler: str | None = None
+    """Dask scheduler address (tcp://HOST:PORT); None with backend dask: a LocalCluster."""
+    quiet: bool = False
+    """No progress bar."""
+
+
+def run_cells(cells: list[Cell], opts: RunOptions, label: str) -> pd.DataFrame:
+    """Run (or load) the cells of one study."""
+    store = ResultStore(os.path.join(opts.out, "store"))
+    return run_sweep(cells, run_cell, store, backend=opts.backend, workers=opts.workers,
+                     scheduler=opts.scheduler, quiet=opts.quiet, label=label)
+
+
+def summary_table(df: pd.DataFrame, metrics: tuple[str, ...], by: tuple[str, ...] = ("algorithm",)) -> pd.DataFrame:
+    """Final-checkpoint metrics: mean and std over seeds, as "mean +- std" strings, per group."""
+    last = final_rows(df, by=(*by, "seed")) if "seed" in df.columns else df
+    rows = []
+    for key, g in last.groupby(list(by), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key))
+        for m in metrics:
+            v = pd.to_numeric(g[m], errors="coerce")
+            row[m] = f"{v.mean():.4g} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.2g}"
+        row["seeds"] = int(g["seed"].nunique())
+        row["T"] = int(g["t"].max())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------- configs
+
+def _env(**kw) -> EnvConfig:
+    return EnvConfig(**kw)
+
+
+@dataclass(frozen=True)
+class PassiveSyntheticConfig:
+    """passive-synthetic: Algorithm 2 and its baselines over T under a uniform behaviour policy
+    and under a skewed one that rarely shows the optimal arms (poor coverage)."""
+
+    study: StudyConfig
+    """Environment, horizon, algorithms and seeds."""
+    behaviours: tuple[str, ...] = ("uniform", "skewed")
+    """Behaviour policies (sim.behaviour); each is a separate panel."""
+    reference: str = "zero"
+    """Reference vector v of the pessimistic objective ("zero" or "behaviour")."""
+
+
+@dataclass(frozen=True)
+class ActiveSyntheticConfig:
+    """active-synthetic: Algorithm 3 against APO (both matrices), Active-MLE and random
+    selection, over T; the paper's accuracy/time table as a figure."""
+
+    study: StudyConfig
+
+
+@dataclass(frozen=True)
+class DeploymentSyntheticConfig:
+    """deployment-synthetic: Algorithm 4 against Dueling-RL (MLE), MaxInP, CoLSTIM, random
+    pairs and the LLM-practice strategies, cumulative regret over T."""
+
+    study: StudyConfig
+
+
+@dataclass(frozen=True)
+class KappaSweepConfig:
+    """kappa-sweep: environments whose global kappa is set exactly (sim.kappa_env); final
+    SubOpt (passive, pessimistic OMD against pessimistic MLE) and regret (Algorithm 4 against
+    Dueling-RL MLE) and their instance bounds against kappa."""
+
+    kappas: tuple[float, ...]
+    """Target global kappas (> 4)."""
+    passive: StudyConfig
+    """The passive comparison (its env.kappa is replaced by each kappa)."""
+    deployment: StudyConfig
+    """The deployment comparison (likewise)."""
+
+
+@dataclass(frozen=True)
+class DimensionSweepConfig:
+    """dimension-sweep: final regret of Algorithm 4 and Dueling-RL MLE, and final SubOpt of
+    pessimistic OMD, against d (the bounds scale as d sqrt(kappa T) and sqrt(d))."""
+
+    dims: tuple[int, ...]
+    """Feature dimensions d."""
+    passive: StudyConfig
+    deployment: StudyConfig
+
+
+def _scales(quick, full, tiny):
+    return {"quick": quick, "full": full, "tiny": tiny}
+
+
+PASSIVE = _scales(
+    PassiveSyntheticConfig(StudyConfig("training", _env(n_x=50, K=10, d=5, B=2.0), 20_000,
+                                       PASSIVE_ALGORITHMS, seeds=5)),
+    PassiveSyntheticConfig(StudyConfig("training", _env(n_x=100, K=20, d=10, B=2.0), 1_000_000,
+                                       PASSIVE_ALGORITHMS, seeds=20, checkpoints=25)),
+    PassiveSyntheticConfig(StudyConfig("training", _env(n_x=5, K=3, d=3), 200,
+                                       PASSIVE_ALGORITHMS, seeds=2, checkpoints=4)),
+)
+ACTIVE = _scales(
+    ActiveSyntheticConfig(StudyConfig("training", _env(n_x=20, K=10, d=5, B=2.0), 3_000,
+                                      ACTIVE_ALGORITHMS, seeds=5)),
+    ActiveSyntheticConfig(StudyConfig("training", _env(n_x=50, K=10, d=10, B=2.0), 20_000,
+                                      ACTIVE_ALGORITHMS, seeds=20, checkpoints=20)),
+    ActiveSyntheticConfig(StudyConfig("training", _env(n_x=5, K=3, d=3), 100,
+                                      ACTIVE_ALGORITHMS, seeds=2, checkpoints=4)),
+)
+DEPLOYMENT = _scales(
+    DeploymentSyntheticConfig(StudyConfig("deployment", _env(n_x=20, K=20, d=5, B=2.0), 4_000,
+                                          DEPLOYMENT_ALGORITHMS, seeds=5, checkpoints=25)),
+    DeploymentSyntheticConfig(StudyConfig("deployment", _env(n_x=50, K=20, d=10, B=2.0), 20_000,
+                                          DEPLOYMENT_ALGORITHMS, seeds=20, checkpoints=30)),
+    DeploymentSyntheticConfig(StudyConfig("deployment", _env(n_x=5, K=4, d=3), 100,
+                                          DEPLOYMENT_ALGORITHMS, seeds=2, checkpoints=5)),
+)
+_KAPPA_PASSIVE = ("passive-omd-pessimistic", "passive-mle-pessimistic-zhu")
+_KAPPA_DEPLOY = ("algorithm4", "dueling-rl-mle")
+KAPPA = _scales(
+    KappaSweepConfig((5.0, 20.0, 100.0, 500.0, 2_000.0),
+                     StudyConfig("training", _env(generator="kappa", n_x=20, K=10, d=5, kappa=5.0),
+                                 5_000, _KAPPA_PASSIVE, seeds=4, checkpoints=5,
+                                 radius=RadiusConfig("theory")),
+                     StudyConfig("deployment", _env(generator="kappa", n_x=20, K=10, d=5, kappa=5.0),
+                                 2_000, _KAPPA_DEPLOY, seeds=4, checkpoints=5)),
+    KappaSweepConfig((5.0, 10.0, 30.0, 100.0, 300.0, 1_000.0, 3_000.0, 10_000.0),
+                     StudyConfig("training", _env(generator="kappa", n_x=50, K=10, d=5, kappa=5.0),
+                                 100_000, _KAPPA_PASSIVE, seeds=20, checkpoints=5,
+                                 radius=RadiusConfig("theory")),
+                     StudyConfig("deployment", _env(generator="kappa", n_x=50, K=10, d=5, kappa=5.0),
+                                 10_000, _KAPPA_DEPLOY, seeds=20, checkpoints=5)),
+    KappaSweepConfig((5.0, 50.0, 500.0),
+                     StudyConfig("training", _env(generator="kappa", n_x=4, K=3, d=3, kappa=5.0),
+                                 100, _KAPPA_PASSIVE, seeds=2, checkpoints=2,
+                                 radius=RadiusConfig("theory")),
+                     StudyConfig("deployment", _env(generator="kappa", n_x=4, K=3, d=3, kappa=5.0),
+                                 60, _KAPPA_DEPLOY, seeds=2, checkpoints=2)),
+)
+DIMENSION = _scales(
+    DimensionSweepConfig((2, 4, 8, 16),
+                         StudyConfig("training", _env(n_x=30, K=10, d=2), 5_000,
+                                     ("passive-omd-pessimistic",), seeds=4, checkpoints=5),
+                         StudyConfig("deployment", _env(n_x=30, K=10, d=2), 2_000, _KAPPA_DEPLOY,
+                                     seeds=4, checkpoints=5)),
+    DimensionSweepConfig((2, 4, 8, 16, 32, 64),
+                         StudyConfig("training", _env(n_x=50, K=20, d=2), 100_000,
+                                     ("passive-omd-pessimistic",), seeds=20, checkpoints=5),
+                         StudyConfig("deployment", _env(n_x=50, K=20, d=2), 10_000, _KAPPA_DEPLOY,
+                                     seeds=20, checkpoints=5)),
+    DimensionSweepConfig((2, 4),
+                         StudyConfig("training", _env(n_x=4, K=3, d=2), 100,
+                                     ("passive-omd-pessimistic",), seeds=2, checkpoints=2),
+                         StudyConfig("deployment", _env(n_x=4, K=3, d=2), 60, _KAPPA_DEPLOY,
+                                     seeds=2, checkpoints=2)),
+)
+
+
+def with_env(study: StudyConfig, **env_changes) -> StudyConfig:
+    return replace(study, env=replace(study.env, **env_changes))
+
+
+def closed_form_overlay(df: pd.DataFrame) -> pd.DataFrame:
+    """Add closed_form_bound for the pessimistic passive methods (Table 1 with logs written out,
+    C = 1): the instance bound with its radius replaced by the closed-form one,
+    2 sqrt(d log(1 + t/delta)) ||m - v|| (paper) and 2 kappa sqrt(d + log(1/delta)) ||m - v||
+    (Zhu et al.), both in the algorithm's own inverse matrix."""
+    df = df.copy()
+    norm = df["instance_bound"] / (2.0 * df["beta"])
+    paper = 2.0 * np.sqrt(df["d"] * np.log1p(df["t"] / df["delta"])) * norm
+    zhu = 2.0 * df["kappa_global"] * np.sqrt(df["d"] + np.log(1.0 / df["delta"])) * norm
+    df["closed_form_bound"] = np.where(df["algorithm"] == "passive-omd-pessimistic", paper,
+                                       np.where(df["algorithm"] == "passive-mle-pessimistic-zhu",
+                                                zhu, np.nan))
+    return df

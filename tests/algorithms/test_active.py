@@ -1,0 +1,209 @@
+"""Active data collection (Algorithm 3 and baselines): incremental pair norms, selection
+rules and estimators against dense recomputation, the pool, and the seeded claim that active
+selection needs fewer samples than random selection."""
+
+import math
+
+import numpy as np
+import pytest
+
+from algorithms.active import (
+    active_omd_segment,
+    omd_update_downdate,
+    pair_sq_norms,
+    query_pool,
+)
+from algorithms.estimators import mle, practical_constants
+from algorithms.omd import omd_update
+from algorithms.training import run_training
+from sim import PreferenceEnv, pair_differences, random_directions_env
+
+from .dense_reference import dsig, omd_dense
+
+
+def dense_sq_norms(env, A):
+    px, pa, pb = query_pool(env.rho, env.K)
+    Zp = env.phi[px, pa] - env.phi[px, pb]
+    return np.einsum("pd,de,pe->p", Zp, A, Zp)
+
+
+def test_pool_is_every_pair_of_every_context_with_mass():
+    px, pa, pb = query_pool(np.array([0.5, 0.0, 0.5]), 4)
+    assert len(px) == 2 * 6
+    assert set(px) == {0, 2} and np.all(pa < pb)
+    assert list(zip(px[:6], pa[:6], pb[:6])) == [(0, 0, 1), (0, 0, 2), (0, 0, 3), (0, 1, 2),
+                                                 (0, 1, 3), (0, 2, 3)]
+
+
+def test_downdate_exposes_the_rank_one_change_of_the_omd_update():
+    rng = np.random.default_rng(0)
+    d = 4
+    for project, B in ((False, np.inf), (True, 0.3)):
+        theta, Hinv = rng.normal(size=d) * 0.1, np.eye(d) / 2.0
+        u, M = np.empty(d), np.empty((d, d))
+        for _ in range(50):
+            z, y = rng.normal(size=d), float(rng.random() < 0.5)
+            before, t_ref, H_ref = Hinv.copy(), theta.copy(), Hinv.copy()
+            omd_update(t_ref, H_ref, z, y, 3.0, B, project, np.empty(d), np.empty((d, d)))
+            c = omd_update_downdate(theta, Hinv, z, y, 3.0, B, project, u, M)
+            assert theta.tobytes() == t_ref.tobytes() and Hinv.tobytes() == H_ref.tobytes()
+            np.testing.assert_allclose(u, before @ z, rtol=1e-12)
+            np.testing.assert_allclose(Hinv, before - c * np.outer(u, u), rtol=1e-12, atol=1e-15)
+
+
+def run_kernel(env, T, seed, recompute=False, replacement=True, project=True):
+    """Algorithm 3 through the compiled segment, returning the final state."""
+    c = practical_constants(env.d, env.L, env.B)
+    px, pa, pb = query_pool(env.rho, env.K)
+    phiT = np.ascontiguousarray(env.phi.reshape(-1, env.d).T)
+    ia, ib = px * env.K + pa, px * env.K + pb
+    Hinv = np.eye(env.d) / c.lam
+    s = np.empty(len(px))
+    pair_sq_norms(env.phi, px, pa, pb, Hinv, s)
+    state = dict(s=s, used=np.zeros(len(px), bool), nxt=np.array([int(np.argmax(s))]),
+                 theta=np.zeros(env.d), Hinv=Hinv, theta_sum=np.zeros(env.d), acc=np.zeros(1),
+                 sel=np.empty(T, np.int64), y=np.empty(T, np.int64), norms=np.empty(T))
+    label_u = np.random.default_rng(seed).random(T)
+    active_omd_segment(env.phi, phiT, px, pa, pb, ia, ib, state["s"], state["used"],
+                       state["nxt"], state["theta"], state["Hinv"], state["theta_sum"],
+                       state["acc"], c.eta, env.B if project else math.inf, project, replacement,
+                       recompute, 1, c.lam, env.L, 0.05, 1.0, env.theta_star, label_u,
+                       env.link_code, 0, T, state["sel"], state["y"], state["norms"])
+    return state, (px, pa, pb), c
+
+
+def test_incremental_pair_norms_equal_recomputation_after_many_rounds():
+    env = random_directions_env(20, 5, 4, B=2.0, seed=1)
+    state, _, _ = run_kernel(env, 3000, 0)
+    exact = dense_sq_norms(env, state["Hinv"])
+    assert np.all(np.abs(state["s"] - exact) <= 1e-9 * exact)
+    # Hinv itself stayed the inverse of lambda I + sum sigma' z z'
+    assert np.isfinite(state["Hinv"]).all()
+
+
+def test_incremental_and_recomputed_selection_agree():
+    env = random_directions_env(10, 4, 3, B=2.0, seed=2)
+    inc, _, _ = run_kernel(env, 500, 1)
+    rec, _, _ = run_kernel(env, 500, 1, recompute=True)
+    np.testing.assert_array_equal(inc["sel"], rec["sel"])
+    np.testing.assert_allclose(inc["theta"], rec["theta"], rtol=1e-10, atol=1e-12)
+
+
+def test_active_omd_equals_the_dense_algorithm():
+    """Each selected pair maximises ||z||_{Hcal_t^{-1}} for the dense Hcal_t, and theta_bar is
+    the mean of the dense OMD iterates on the selected data."""
+    env = random_directions_env(6, 4, 3, B=2.0, seed=4)
+    T = 120
+    res = run_training("active-omd", env, T, 3, checkpoints=3, n_eval=0)
+    x, a, a2, y = res.queries
+    Z = pair_differences(env.phi, x, a, a2)
+    c = practical_constants(env.d, env.L, env.B)
+    path = omd_dense(Z, y.astype(float), c.eta, c.lam, env.B, True)
+    assert np.abs(res.theta - path.mean(axis=0)).max() <= 1e-9
+    Hcal = c.lam * np.eye(env.d)
+    for t in range(T):
+        norms = dense_sq_norms(env, np.linalg.inv(Hcal))
+        assert Z[t] @ np.linalg.solve(Hcal, Z[t]) >= norms.max() * (1 - 1e-9)
+        Hcal += dsig(Z[t] @ path[t + 1]) * np.outer(Z[t], Z[t])
+
+
+@pytest.mark.parametrize("algorithm", ["apo", "apo-weighted", "active-mle"])
+def test_mle_based_selection_rules_against_dense_recomputation(algorithm):
+    env = random_directions_env(5, 4, 3, B=1.5, seed=6)
+    T = 60
+    res = run_training(algorithm, env, T, 5, checkpoints=2, n_eval=0)
+    x, a, a2, y = res.queries
+    Z, yf = pair_differences(env.phi, x, a, a2), y.astype(float)
+    lam = practical_constants(env.d, env.L, env.B).lam
+    np.testing.assert_allclose(res.theta, mle(Z, yf, lam=lam, B=env.B), atol=1e-8)
+    M = lam * np.eye(env.d)
+    prev = np.zeros(env.d)
+    for t in range(T):
+        norms = dense_sq_norms(env, np.linalg.inv(M))
+        assert Z[t] @ np.linalg.solve(M, Z[t]) >= norms.max() * (1 - 1e-8)
+        fit = mle(Z[:t + 1], yf[:t + 1], lam=lam, B=env.B, theta0=prev)
+        prev = fit
+        if algorithm == "apo":
+            M = M + np.outer(Z[t], Z[t])
+        elif algorithm == "active-mle":
+            M = M + dsig(Z[t] @ fit) * np.outer(Z[t], Z[t])
+        else:
+            w = np.array([dsig(z @ fit) for z in Z[:t + 1]])
+            M = lam * np.eye(env.d) + (Z[:t + 1].T * w) @ Z[:t + 1]
+
+
+def test_random_selection_baselines_against_the_references():
+    env = random_directions_env(5, 4, 3, B=1.5, seed=7)
+    T = 200
+    c = practical_constants(env.d, env.L, env.B)
+    res = run_training("random-omd", env, T, 2, checkpoints=3, n_eval=0)
+    passive = run_training("passive-omd-greedy", env, T, 2, checkpoints=3, n_eval=0)
+    for q, p in zip(res.queries, passive.queries):  # the same uniform pairs and labels
+        np.testing.assert_array_equal(q, p)
+    x, a, a2, y = res.queries
+    Z, yf = pair_differences(env.phi, x, a, a2), y.astype(float)
+    path = omd_dense(Z, yf, c.eta, c.lam, env.B, True)
+    assert np.abs(res.theta - path.mean(axis=0)).max() <= 1e-9
+    res = run_training("random-mle", env, T, 2, checkpoints=3, n_eval=0)
+    np.testing.assert_allclose(res.theta, mle(Z, yf, lam=c.lam, B=env.B), atol=1e-8)
+
+
+def test_without_replacement_each_pair_is_used_once():
+    env = random_directions_env(3, 3, 2, seed=0)  # 9 pairs
+    for algorithm in ("active-omd", "apo", "apo-weighted", "active-mle"):
+        res = run_training(algorithm, env, 9, 0, replacement=False, n_eval=0)
+        x, a, a2, _ = res.queries
+        assert len(set(zip(x, a, a2))) == 9
+        with pytest.raises(ValueError, match="exceeds the pool of 9 pairs"):
+            run_training(algorithm, env, 10, 0, replacement=False)
+    # with replacement the budget may exceed the pool
+    res = run_training("active-omd", env, 30, 0, n_eval=0)
+    assert len(set(zip(*res.queries[:3]))) <= 9
+
+
+def test_custom_and_empty_pools():
+    env = random_directions_env(3, 3, 2, seed=0)
+    pool = np.array([[0, 0, 1], [2, 2, 0]])
+    res = run_training("active-omd", env, 10, 0, pool=pool, n_eval=0)
+    assert set(zip(*res.queries[:3])) <= {(0, 0, 1), (2, 2, 0)}
+    with pytest.raises(ValueError, match="the query pool is empty"):
+        run_training("active-omd", env, 10, 0, pool=np.zeros((0, 3), dtype=int))
+    with pytest.raises(ValueError, match="two identical arms"):
+        run_training("apo", env, 10, 0, pool=np.array([[0, 1, 1]]))
+    with pytest.raises(ValueError, match="context outside"):
+        run_training("apo", env, 10, 0, pool=np.array([[3, 0, 1]]))
+
+
+def informative_directions_env():
+    """36 contexts whose arms are nearly identical (pairs carry almost no information and
+    almost no regret) and 4 contexts whose arms differ along one coordinate each. Random
+    pairs hit an informative context 10 % of the time; the maximum-norm rule picks them."""
+    rng = np.random.default_rng(0)
+    d, n_fill, K = 4, 36, 3
+    phi = np.zeros((n_fill + d, K, d))
+    base = rng.normal(size=(n_fill, d))
+    base *= 0.5 / np.linalg.norm(base, axis=1, keepdims=True)
+    phi[:n_fill] = base[:, None, :] + 1e-3 * rng.normal(size=(n_fill, K, d))
+    for j in range(d):
+        phi[n_fill + j, 0, j], phi[n_fill + j, 1, j] = 0.9, -0.9
+    return PreferenceEnv(phi=phi, rho=np.full(n_fill + d, 1 / (n_fill + d)),
+                         theta_star=np.array([0.3, -0.5, 0.8, -0.2]), L=1.0, B=1.1,
+                         name="informative directions")
+
+
+def samples_to_reach(algorithm, env, level, ts, seeds):
+    curves = np.array([run_training(algorithm, env, ts[-1], s, checkpoints=np.array(ts),
+                                    n_eval=0).records["subopt"].to_numpy() for s in seeds])
+    mean = curves.mean(axis=0)
+    hit = np.flatnonzero(mean <= level)
+    return ts[hit[0]] if hit.size else math.inf
+
+
+def test_active_selection_needs_fewer_samples_than_random():
+    env = informative_directions_env()
+    ts = [25, 50, 100, 200, 400, 800]
+    level = 0.005
+    n_active = samples_to_reach("active-omd", env, level, ts, range(10))
+    n_random = samples_to_reach("random-omd", env, level, ts, range(10))
+    assert n_active <= 100
+    assert n_random >= 4 * n_active
