@@ -5,8 +5,10 @@
 (B = inf: unconstrained). Solved by warm-started projected Newton: the Newton point
 theta - Hs^{-1} grad F is projected onto the ball in the Hs norm (this is the exact minimiser
 of the local quadratic model over the ball), then an Armijo backtracking line search along
-the segment, which stays inside the convex ball. Stops when the step's largest entry is
-below tol (1 + ||theta||_inf); Newton's quadratic convergence makes the error then about tol^2.
+the segment, which stays inside the convex ball; once the predicted decrease is below the
+rounding noise of the objective (1e-12 |F|), the full Newton step is taken without a line
+search. Stops when the step's largest entry is below tol (1 + ||theta||_inf); Newton's quadratic
+convergence makes the error then about tol^2.
 Each iteration costs O(n d^2 + d^3): refitting after every observation costs O(t) per round.
 """
 
@@ -80,6 +82,12 @@ def mle_newton(Z: np.ndarray, y: np.ndarray, n: int, lam: float, B: float,
             if slope < 0.0:
                 theta += p
             return theta, it + 1, True
+        if -slope <= 1e-12 * (abs(f) + 1.0):
+            # The predicted decrease is below the rounding noise of a sum of n losses: F
+            # cannot judge the step, and Newton is in its local regime. Take the full step.
+            theta += p
+            f = _objective(Z, y, n, lam, theta)
+            continue
         alpha = 1.0
         # rounding slack: near the optimum F cannot resolve the decrease of a Newton step
         slack = 1e-14 * (abs(f) + 1.0)

@@ -84,3 +84,17 @@ def test_separable_data_with_large_margins_stay_finite():
     theta = mle(Z, y, lam=1e-3)
     assert np.all(np.isfinite(theta))
     assert np.linalg.norm(regularised_gradient(Z, y, 1e-3, theta)) < 1e-8
+
+
+
+@pytest.mark.slow
+def test_refits_of_an_active_run_all_converge():
+    """Regression: on this run the constrained refit at t = 5006 once stalled in the line search
+    (the predicted decrease of the last Newton steps was below the rounding noise of the summed
+    loss) and ran to max_iter. Every refit must now reach the tolerance."""
+    from algorithms.training import run_training
+    from sim.generators import random_directions_env
+
+    env = random_directions_env(50, 10, 10, L=1.0, B=2.0, seed=20250211)
+    res = run_training("active-mle", env, 5100, 0, checkpoints=3, n_eval=0)
+    assert res.info["mle_failures"] == 0
