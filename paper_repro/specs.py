@@ -131,6 +131,16 @@ def _register_studies() -> None:
     register(Spec("kappa-sweep", "SubOpt, regret and their bounds against kappa",
                   studies.run_kappa))
     register(Spec("dimension-sweep", "Regret and SubOpt against d", studies.run_dimension))
+    from . import real_data
+
+    register(Spec("real-passive", "UltraFeedback + MiniLM: SGD, full MLE and one-pass OMD "
+                  "(paper Fig. 2 in miniature; skipped without the data or the llm extra)",
+                  real_data.run_real_passive))
+    register(Spec("real-active", "UltraFeedback + MiniLM: Rand-MLE, Active-MLE, Rand-OMD and "
+                  "Algorithm 3 (paper Fig. 3 table in miniature)", real_data.run_real_active))
+    register(Spec("real-deployment", "AlpacaEval + MiniLM, judge and semi-synthetic oracles: "
+                  "LLM-practice strategies (paper Fig. 4 in miniature)",
+                  real_data.run_real_deployment))
     register(Spec("theory-checks", "Coverage, instance bounds, rates, kappa and cost checks "
                   "(python -m theory_checks at the same scale)", studies.run_theory_checks))
 
