@@ -39,7 +39,7 @@ def _curves(ax, df, x, y, by, band=True, log=True):
         ax.plot(xs, m, label=str(name), markevery=max(1, len(xs) // 8), markersize=4, **st)
         if band and len(xs) and np.isfinite(s).any():
             s = np.nan_to_num(s)
-            lo = np.maximum(m - s, m * 1e-3) if log else m - s
+            lo = m * m / (m + s) if log else m - s  # on log axes: m / (1 + s/m), never <= 0
             ax.fill_between(xs, lo, m + s, color=st["color"], alpha=0.15, linewidth=0)
 
 

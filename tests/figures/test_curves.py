@@ -52,3 +52,11 @@ def test_accuracy_time_table():
 def test_algorithm_style_is_stable():
     assert algorithm_style("omd") == algorithm_style("omd")
     assert algorithm_style("omd")["color"] != algorithm_style("mle")["color"]
+
+
+def test_registered_algorithms_have_distinct_styles():
+    from figures.style import ALGORITHM_ORDER
+
+    triples = {(str(algorithm_style(n)["color"]), algorithm_style(n)["marker"],
+                str(algorithm_style(n)["linestyle"])) for n in ALGORITHM_ORDER}
+    assert len(triples) == len(ALGORITHM_ORDER)
