@@ -7,10 +7,9 @@ report. Register a new study with `register`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
-import pandas as pd
 
 from .spec_result import SpecResult
 from .tables import markdown_table

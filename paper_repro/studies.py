@@ -6,7 +6,6 @@ import os
 from dataclasses import asdict, replace
 
 import numpy as np
-import pandas as pd
 
 from figures.curves import (accuracy_time_table, plot_accuracy_time, plot_kappa_sweep,
                             plot_regret, plot_suboptimality)

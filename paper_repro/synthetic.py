@@ -8,9 +8,8 @@ so that every quantity the theory speaks of (SubOpt, regret, confidence sets, ka
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd

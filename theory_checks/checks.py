@@ -19,7 +19,6 @@ columns algorithm, seed, t, ...), concatenated over cells.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd

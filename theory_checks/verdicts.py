@@ -8,7 +8,6 @@ can be tested on inputs built to pass and inputs built to fail.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np

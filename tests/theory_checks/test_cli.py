@@ -3,7 +3,7 @@ import os
 import pandas as pd
 
 from theory_checks.__main__ import main
-from theory_checks.experiments import SCALES, cells_by_part, verdicts_for
+from theory_checks.experiments import SCALES, cells_by_part
 
 
 def test_tiny_run_writes_verdicts_and_exit_code_follows_them(tmp_path, capsys):
