@@ -43,7 +43,7 @@ from numba import njit
 from sim.feedback import bt_label
 
 from .confidence import beta_at
-from .linalg import rank_one_update, symv
+from .linalg import rank_one_update, row_combination, symv
 from .logistic import dsigmoid
 from .mle import mle_newton
 from .omd import omd_update
@@ -122,14 +122,7 @@ def downdate_pair_sq_norms(phiT: np.ndarray, ia: np.ndarray, ib: np.ndarray, u: 
     flat indices x K + a and x K + a' of each pair. w (n_x K) receives Phi u. A used pair
     (s_p = -inf) stays -inf. Ties go to the lowest index.
     """
-    d, n = phiT.shape
-    for i in range(n):
-        w[i] = 0.0
-    for j in range(d):
-        uj = u[j]
-        row = phiT[j]
-        for i in range(n):
-            w[i] += uj * row[i]
+    row_combination(phiT, u, w)
     best = -math.inf
     arg = 0
     for p in range(s.shape[0]):
@@ -163,6 +156,17 @@ def _recompute(phi, px, pa, pb, A, used, s) -> int:
 
 
 @njit(cache=True)
+def query_pool_pair(phi: np.ndarray, x: int, a: int, b: int, theta_star: np.ndarray,
+                    u: float, link_code: int, z: np.ndarray) -> float:
+    """Writes z = phi(x, a) - phi(x, b) and returns the Bradley-Terry label of the query from
+    its pre-drawn uniform u. This is the oracle (environment side): the only place the active
+    kernels read theta_star."""
+    for j in range(z.shape[0]):
+        z[j] = phi[x, a, j] - phi[x, b, j]
+    return float(bt_label(np.dot(z, theta_star), u, link_code))
+
+
+@njit(cache=True)
 def active_omd_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np.ndarray,
                        pb: np.ndarray, ia: np.ndarray, ib: np.ndarray, s: np.ndarray,
                        used: np.ndarray, state_i: np.ndarray, theta: np.ndarray,
@@ -188,12 +192,8 @@ def active_omd_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np
     w = np.empty(phiT.shape[1])
     for t in range(t0, t1):
         p = state_i[0]
-        x, a, b = px[p], pa[p], pb[p]
-        for j in range(d):
-            z[j] = phi[x, a, j] - phi[x, b, j]
+        y = query_pool_pair(phi, px[p], pa[p], pb[p], theta_star, label_u[t], link_code, z)
         norm = math.sqrt(max(s[p], 0.0))
-        # the oracle (environment side): the only read of theta_star
-        y = bt_label(np.dot(z, theta_star), label_u[t], link_code)
         c = omd_update_downdate(theta, Hinv, z, y, eta, B, project, u, M)
         for j in range(d):
             theta_sum[j] += theta[j]
@@ -252,12 +252,8 @@ def active_mle_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np
     w = np.empty(phiT.shape[1])
     for t in range(t0, t1):
         p = state_i[0]
-        x, a, b = px[p], pa[p], pb[p]
-        for j in range(d):
-            z[j] = phi[x, a, j] - phi[x, b, j]
+        y = query_pool_pair(phi, px[p], pa[p], pb[p], theta_star, label_u[t], link_code, z)
         norm = math.sqrt(max(s[p], 0.0))
-        # the oracle (environment side): the only read of theta_star
-        y = bt_label(np.dot(z, theta_star), label_u[t], link_code)
         Zd[t, :] = z
         yd[t] = y
         fit, _, ok = mle_newton(Zd, yd, t + 1, lam, B, theta, mle_tol, mle_max_iter)

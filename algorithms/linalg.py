@@ -15,18 +15,24 @@ PROJECTION_RTOL = 1e-14
 """Relative tolerance on ||u(mu)|| = B that ends the Lagrange-multiplier search."""
 
 
-@njit(cache=True)
-def symv(A: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
-    """out = A x for a symmetric A, as a sum of rows (axpy form, vectorises without
-    reassociating a reduction): out = sum_j x_j A[j, :]."""
-    d = x.shape[0]
-    for i in range(d):
+@njit(cache=True, inline="always")
+def row_combination(A: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """out = A' x = sum_j x_j A[j, :] for A (m, n), x (m,), out (n,): a sum of rows (axpy form,
+    vectorises without reassociating a reduction)."""
+    m, n = A.shape
+    for i in range(n):
         out[i] = 0.0
-    for j in range(d):
+    for j in range(m):
         xj = x[j]
         row = A[j]
-        for i in range(d):
+        for i in range(n):
             out[i] += xj * row[i]
+
+
+@njit(cache=True)
+def symv(A: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """out = A x for a symmetric A (= A' x, `row_combination`)."""
+    row_combination(A, x, out)
 
 
 @njit(cache=True)

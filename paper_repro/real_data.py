@@ -160,16 +160,24 @@ def _features_line(build, what: str) -> str:
     return f"Features ({what}): {how}; built in {build.seconds:.1f} s (bank: `{build.folder}`)."
 
 
+def _ultrafeedback_build(cfg, opts: RunOptions, cache_dir: str | None):
+    """(the UltraFeedback bank build of a config, None), or (None, the SpecResult saying why
+    the spec is skipped) when the data or the features cannot be had."""
+    try:
+        return ultrafeedback_bank(_cache_dir(opts, cache_dir), train_limit=cfg.train_limit,
+                                  eval_limit=cfg.eval_limit, L=DEFAULT_L), None
+    except FeaturesUnavailable as exc:
+        return None, _skipped(str(exc), cfg)
+
+
 # ------------------------------------------------------------------------------ passive
 
 def run_real_passive(scale: str, opts: RunOptions, *, cache_dir: str | None = None) -> SpecResult:
     """Fig. 2 in miniature: one pass over the UltraFeedback train pairs (seeded orders)."""
     cfg = _config(PASSIVE, scale)
-    try:
-        build = ultrafeedback_bank(_cache_dir(opts, cache_dir), train_limit=cfg.train_limit,
-                                   eval_limit=cfg.eval_limit, L=DEFAULT_L)
-    except FeaturesUnavailable as exc:
-        return _skipped(str(exc), cfg)
+    build, skipped = _ultrafeedback_build(cfg, opts, cache_dir)
+    if skipped is not None:
+        return skipped
     bank = build.bank
     c = default_constants(bank.d, DEFAULT_L, cfg.B)
     settings = PassiveSettings(eta=c.eta, lam=c.lam, sgd_lr=cfg.sgd_lr)
@@ -214,11 +222,9 @@ def run_real_passive(scale: str, opts: RunOptions, *, cache_dir: str | None = No
 def run_real_active(scale: str, opts: RunOptions, *, cache_dir: str | None = None) -> SpecResult:
     """Fig. 3's table in miniature: pool-based selection over UltraFeedback train pairs."""
     cfg = _config(ACTIVE, scale)
-    try:
-        build = ultrafeedback_bank(_cache_dir(opts, cache_dir), train_limit=cfg.train_limit,
-                                   eval_limit=cfg.eval_limit, L=DEFAULT_L)
-    except FeaturesUnavailable as exc:
-        return _skipped(str(exc), cfg)
+    build, skipped = _ultrafeedback_build(cfg, opts, cache_dir)
+    if skipped is not None:
+        return skipped
     bank = build.bank
     c = default_constants(bank.d, DEFAULT_L, cfg.B)
     start = time.perf_counter()
