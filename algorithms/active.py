@@ -44,7 +44,7 @@ from sim.feedback import bt_label
 
 from .confidence import beta_at
 from .linalg import rank_one_update, row_combination, symv
-from .logistic import dsigmoid
+from sim.core.links import dsigmoid
 from .mle import mle_newton
 from .omd import omd_update
 

@@ -35,7 +35,7 @@ from .deployment import algorithm4_pair, learned_rewards, pair_width
 from .dueling_baselines import colstim_pair, maxinp_pair, uniform_distinct_pair
 from .linalg import rank_one_update, sherman_morrison_update
 from .llm_strategies import draw_candidates, rank_candidates, strategy_pair
-from .logistic import dsigmoid
+from sim.core.links import dsigmoid
 from .mle import mle_newton
 from .omd import omd_update
 from .regret import (

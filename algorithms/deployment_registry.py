@@ -4,7 +4,7 @@
                    checkpoints=None, **options) -> DeploymentResult
 
 Every algorithm of a comparison sees the same contexts and label uniforms (common random
-numbers: `sim.seeding.CommonRandomNumbers.draw(seed, T)`); algorithm-specific randomness
+numbers: `sim.core.seeding.CommonRandomNumbers.draw(seed, T)`); algorithm-specific randomness
 (CoLSTIM's Gumbel noise, the LLM strategies' candidate draws) comes from a fourth stream,
 `spawn_streams(seed, ("contexts", "labels", "arms", "algorithm"))["algorithm"]`, drawn before
 the loop starts. Memory: O(T) for the uniforms and contexts, plus O(T K) for CoLSTIM's noise,
@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sim.checkpoints import log_checkpoints
+from sim.core.checkpoints import log_checkpoints
 from sim.environment import PreferenceEnv
 from sim.feedback import context_cdf, draw_contexts
-from sim.seeding import CRN_STREAMS, CommonRandomNumbers, as_seed_sequence, spawn_streams
+from sim.core.seeding import CRN_STREAMS, CommonRandomNumbers, as_seed_sequence, spawn_streams
 
 from .confidence import Radius
 from .constants import practical_constants, theory_constants
@@ -222,7 +222,7 @@ def run_deployment(algorithm: str, env: PreferenceEnv, T: int, seed, *,
     constants: "practical" or "theory" eta and lambda (`algorithms.constants`). radius: the
     confidence radius (default Radius(): practical, c_beta = 1, delta = 0.05). checkpoints:
     None records every round (and keeps the per-round trace); an int n records about n
-    log-spaced rounds (`sim.checkpoints.log_checkpoints`). crn: uniforms to use instead of
+    log-spaced rounds (`sim.core.checkpoints.log_checkpoints`). crn: uniforms to use instead of
     CommonRandomNumbers.draw(seed, T) (must have T rounds); the algorithm stream still comes
     from seed. keep_path: also return theta_1..theta_{T+1}. options: the algorithm's own (see
     DEPLOYMENT_ALGORITHMS[name].defaults).

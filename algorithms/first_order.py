@@ -19,8 +19,8 @@ import numpy as np
 from numba import njit
 
 from .linalg import cg_ridge_lowrank
-from .logistic import dsigmoid, sigmoid
-from .validation import check_design, check_positive
+from sim.core.links import dsigmoid, sigmoid
+from sim.core.validation import check_design, check_positive
 
 SGD_SCHEDULES = ("constant", "inv_sqrt")
 

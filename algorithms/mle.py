@@ -20,8 +20,8 @@ import numpy as np
 from numba import njit
 
 from .linalg import project_ball_metric
-from .logistic import bt_loss, dsigmoid, sigmoid
-from .validation import check_design, check_positive
+from sim.core.links import bt_loss, dsigmoid, sigmoid
+from sim.core.validation import check_design, check_positive
 
 MLE_TOL = 1e-10
 """Default tolerance on the Newton step (relative to 1 + ||theta||_inf)."""

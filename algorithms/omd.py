@@ -24,8 +24,8 @@ import numpy as np
 from numba import njit
 
 from .linalg import project_ball_inverse_metric, rank_one_update, symv
-from .logistic import dsigmoid, sigmoid
-from .validation import check_design, check_positive
+from sim.core.links import dsigmoid, sigmoid
+from sim.core.validation import check_design, check_positive
 
 
 @njit(cache=True)

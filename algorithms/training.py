@@ -85,9 +85,9 @@ from sim.behaviour import (
     behaviour_queries,
     behaviour_reference,
 )
-from sim.checkpoints import log_checkpoints
+from sim.core.checkpoints import log_checkpoints
 from sim.environment import PreferenceEnv
-from sim.seeding import CommonRandomNumbers, SeedLike, as_seed_sequence
+from sim.core.seeding import CommonRandomNumbers, SeedLike, as_seed_sequence
 
 from . import active as act
 from .confidence import Radius

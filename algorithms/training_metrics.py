@@ -17,7 +17,7 @@ import pandas as pd
 from sim.environment import PreferenceEnv
 from sim.feedback import bt_labels, context_cdf
 from sim.queries import pair_differences, uniform_pairs
-from sim.seeding import CRN_STREAMS, SeedLike, spawn_streams
+from sim.core.seeding import CRN_STREAMS, SeedLike, spawn_streams
 
 from .confidence import Radius
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 from .report import write_report
-from sim.runner import BACKENDS
+from paper_repro.runner import BACKENDS
 
 from .specs import REGISTRY, SCALES, get_spec
 from .synthetic import RunOptions

@@ -9,7 +9,7 @@ import numpy as np
 
 from figures.curves import (accuracy_time_table, plot_accuracy_time, plot_kappa_sweep,
                             plot_regret, plot_suboptimality)
-from sim.experiments import final_rows
+from paper_repro.cells import final_rows
 from theory_checks.checks import (cost_checks, instance_checks_final, instance_checks_path,
                                   kappa_checks, rate_checks)
 from theory_checks.verdicts import verdict_table
@@ -166,7 +166,7 @@ def run_dimension(scale: str, opts: RunOptions) -> SpecResult:
 
 
 def run_theory_checks(scale: str, opts: RunOptions) -> SpecResult:
-    from theory_checks.experiments import run_checks
+    from paper_repro.theory_runs import run_checks
 
     verdicts, tables = run_checks(scale, opts.out, backend=opts.backend, workers=opts.workers,
                                   scheduler=opts.scheduler, quiet=opts.quiet)

@@ -1,5 +1,5 @@
 """The synthetic studies: one typed config per experiment, at three scales, run as sweeps of
-cells (algorithm x seed x swept variable) through `sim.runner.run_sweep`, then summarised into
+cells (algorithm x seed x swept variable) through `paper_repro.runner.run_sweep`, then summarised into
 figures, tables and checks.
 
 The paper has no synthetic experiment (ALGORITHMS.md 5): these are the testbed's own, built
@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from sim.experiments import EnvConfig, RadiusConfig, StudyConfig, final_rows, run_cell
-from sim.runner import run_sweep
-from sim.store import Cell, ResultStore
+from paper_repro.cells import EnvConfig, RadiusConfig, StudyConfig, final_rows, run_cell
+from paper_repro.runner import run_sweep
+from paper_repro.store import Cell, ResultStore
 
 PASSIVE_ALGORITHMS = ("passive-omd-pessimistic", "passive-omd-lcb-proxy", "passive-omd-greedy",
                       "passive-mle-pessimistic-zhu", "passive-mle-greedy", "passive-sgd-greedy")

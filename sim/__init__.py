@@ -11,7 +11,7 @@ from .behaviour import (
     optimal_arm_mask,
     skewed_pairs,
 )
-from .checkpoints import log_checkpoints
+from .core.checkpoints import log_checkpoints
 from .environment import PreferenceEnv
 from .feedback import (
     LINK_CODES,
@@ -24,9 +24,7 @@ from .feedback import (
 )
 from .generators import kappa_env, random_directions_env, shared_offset_env
 from .queries import pair_differences, uniform_pairs
-from .runner import BACKENDS, run_sweep
-from .store import Cell, ResultStore
-from .seeding import (
+from .core.seeding import (
     CRN_STREAMS,
     CommonRandomNumbers,
     as_generator,
@@ -43,10 +41,6 @@ __all__ = [
     "behaviour_reference",
     "optimal_arm_mask",
     "skewed_pairs",
-    "BACKENDS",
-    "Cell",
-    "ResultStore",
-    "run_sweep",
     "CRN_STREAMS",
     "LINK_CODES",
     "CommonRandomNumbers",

@@ -29,7 +29,7 @@ from numba import njit
 from .environment import PreferenceEnv
 from .feedback import bt_labels, context_cdf, draw_contexts
 from .queries import uniform_pairs
-from .seeding import CommonRandomNumbers
+from .core.seeding import CommonRandomNumbers
 
 BEHAVIOURS: tuple[str, ...] = ("uniform", "skewed")
 """Names of the simulated behaviour policies (logged data is passed as a `LoggedData`)."""

@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 from numba import njit
 
-from algorithms.logistic import inv_dsigmoid
+from sim.core.links import inv_dsigmoid
 
 from .feedback import LINK_CODES, link_code_of
 

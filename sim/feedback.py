@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from algorithms.logistic import sigmoid
+from sim.core.links import sigmoid
 
 LINK_CODES: dict[str, int] = {"logistic": 0, "probit": 1}
 """Integer code of each link function, as the compiled kernels take it."""

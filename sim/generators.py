@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from .environment import PreferenceEnv
-from .seeding import SeedLike, as_generator
+from .core.seeding import SeedLike, as_generator
 
 
 def _check_count(field: str, value: object, minimum: int = 1) -> int:

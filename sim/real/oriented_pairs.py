@@ -7,7 +7,7 @@ Hessian are unchanged by the flip (l(theta; -z, 1 - y) = l(theta; z, y)), so no 
 this project changes its estimate by more than rounding; the flip is there for anything that
 looks at the labels alone (label balance, classifiers with an intercept).
 
-Randomness: one SeedSequence per split, with two named streams (`sim.seeding.spawn_streams`):
+Randomness: one SeedSequence per split, with two named streams (`sim.core.seeding.spawn_streams`):
 "order" (the shuffle) and "orientation" (the flips).
 """
 
@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.seeding import SeedLike, spawn_streams
+from sim.core.seeding import SeedLike, spawn_streams
 
 from .bank import FeatureBank
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.seeding import SeedLike, spawn_streams
+from sim.core.seeding import SeedLike, spawn_streams
 
 from .adapters import (SHARED_FILES, MultiArmData, read_alpacaeval, read_ultrafeedback,
                        shared_data_dir, shared_file, text_sha256)

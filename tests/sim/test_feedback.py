@@ -7,7 +7,7 @@ import pytest
 from scipy.special import expit
 from scipy.stats import norm
 
-from algorithms.logistic import sigmoid
+from sim.core.links import sigmoid
 from sim import (
     LINK_CODES,
     bt_label,

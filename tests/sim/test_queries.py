@@ -39,7 +39,7 @@ def test_pair_differences_equal_direct_indexing():
 
 
 def test_log_checkpoints():
-    from sim.checkpoints import log_checkpoints
+    from sim.core.checkpoints import log_checkpoints
 
     c = log_checkpoints(10**6, 20)
     assert c[0] == 1 and c[-1] == 10**6 and np.all(np.diff(c) > 0) and 15 <= len(c) <= 21

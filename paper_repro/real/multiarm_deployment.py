@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from algorithms.deployment_registry import run_deployment
-from algorithms.logistic import inv_dsigmoid
+from sim.core.links import inv_dsigmoid
 from sim.environment import PreferenceEnv
-from sim.seeding import SeedLike
+from sim.core.seeding import SeedLike
 
 from .judge_oracle import (fit_reference_logistic, judge_rewards, reference_win_probability,
                            semi_synthetic_env)

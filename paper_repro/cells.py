@@ -1,6 +1,6 @@
 """One experiment cell: build an environment from a plain config, run one algorithm of one
 stage under one seed, return its tidy records. This is the function that sweeps
-(`sim.runner.run_sweep`) call for every cell of the synthetic studies.
+(`paper_repro.runner.run_sweep`) call for every cell of the synthetic studies.
 
 A cell's config is a JSON-like dict (so that it can be hashed for the result store):
 
@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .environment import PreferenceEnv
-from .generators import kappa_env, random_directions_env, shared_offset_env
+from sim.environment import PreferenceEnv
+from sim.generators import kappa_env, random_directions_env, shared_offset_env
 from .store import Cell
 
 GENERATORS = ("random_directions", "shared_offset", "kappa")

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.runner import run_sweep
-from sim.store import Cell, ResultStore
+from paper_repro.runner import run_sweep
+from paper_repro.store import Cell, ResultStore
 
 
 def noisy_mean_cell(cell: Cell) -> pd.DataFrame:

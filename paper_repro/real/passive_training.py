@@ -28,9 +28,9 @@ import pandas as pd
 from algorithms.first_order import sgd_run
 from algorithms.mle import MLE_MAX_ITER, MLE_TOL, mle_newton
 from algorithms.omd import omd_run
-from sim.checkpoints import log_checkpoints
+from sim.core.checkpoints import log_checkpoints
 
-from .oriented_pairs import bt_metrics
+from sim.real.oriented_pairs import bt_metrics
 
 PASSIVE_METHODS: tuple[str, ...] = ("sgd", "mle", "omd")
 """Methods of `passive_curves`."""

@@ -31,10 +31,10 @@ import numpy as np
 from numba import njit
 
 from algorithms.linalg import rank_one_update, symv
-from algorithms.logistic import dsigmoid
+from sim.core.links import dsigmoid
 from algorithms.mle import MLE_MAX_ITER, MLE_TOL, mle_newton
 from algorithms.omd import omd_update
-from sim.seeding import SeedLike, spawn_streams
+from sim.core.seeding import SeedLike, spawn_streams
 
 ACTIVE_METHODS: tuple[str, ...] = ("random-mle", "active-mle", "random-omd", "active-omd")
 """Methods of `run_pool_active`, in the order of the paper's table (Rand-MLE, Active-MLE,

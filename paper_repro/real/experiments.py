@@ -17,7 +17,7 @@ Learners see arrays only: pairs z = phi(x, a) - phi(x, b) with labels read from 
                            oracles (`multiarm_deployment`)
 
 Seeds: one SeedSequence per experiment; repetition r is its child r
-(`sim.seeding.repetition_seeds`), and a repetition's children are, in order, the streams of
+(`sim.core.seeding.repetition_seeds`), and a repetition's children are, in order, the streams of
 REPETITION_STREAMS: the training pairs (order and orientation), the eval pairs, and the
 learner's own randomness (the random methods' query order).
 
@@ -34,15 +34,15 @@ import numpy as np
 import pandas as pd
 
 from algorithms.constants import OMDConstants, practical_constants
-from sim.seeding import SeedLike, repetition_seeds
+from sim.core.seeding import SeedLike, repetition_seeds
 
-from .bank import FeatureBank
+from sim.real.bank import FeatureBank
 from .judge_oracle import (JUDGE_CLIP, fit_reference_logistic, judge_rewards,
                            reference_fit_gradient, reference_win_probability, semi_synthetic_env)
 from .multiarm_deployment import (ORACLES, REWARD_MODELS, STRATEGIES, DeploymentOracle,
                                   deployment_oracles, deployment_run, principal_features,
                                   reference_win_rates, strategy_algorithm)
-from .oriented_pairs import PairSet, bank_pairs, bt_metrics, orient, orientation_flips
+from sim.real.oriented_pairs import PairSet, bank_pairs, bt_metrics, orient, orientation_flips
 from .passive_training import (METHOD_LABELS, PASSIVE_METHODS, PassiveSettings, passive_curves,
                                passive_estimates)
 from .pool_active import (ACTIVE_METHODS, PAPER_NAMES, ActiveOutcome, downdate_pool_sq_norms,

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from algorithms.logistic import (bt_loss, bt_probability, dsigmoid, inv_dsigmoid, log_loss_grad,
+from sim.core.links import (bt_loss, bt_probability, dsigmoid, inv_dsigmoid, log_loss_grad,
                                  log_loss_hessian, log_loss_sum, sigmoid, softplus)
 
 finite_w = st.floats(-700, 700, allow_nan=False)

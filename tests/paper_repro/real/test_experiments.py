@@ -15,11 +15,11 @@ from algorithms.estimators import mle, omd_path, sgd_path
 from algorithms.linalg import sherman_morrison_update
 from algorithms.omd import omd_update
 from sim.real import shared_banks
-from sim.checkpoints import log_checkpoints
+from sim.core.checkpoints import log_checkpoints
 from sim.real.adapters import MultiArmData, PreferencePair, text_sha256
 from sim.real.bank import FeatureBank
 from sim.real.build import bank_from_pairs
-from sim.real.experiments import (ACTIVE_METHODS, PassiveSettings, active_experiment, bank_pairs,
+from paper_repro.real.experiments import (ACTIVE_METHODS, PassiveSettings, active_experiment, bank_pairs,
                                   bt_metrics, default_constants, deployment_experiment,
                                   deployment_oracles, downdate_pool_sq_norms,
                                   fit_reference_logistic, judge_rewards, orient,
@@ -27,8 +27,8 @@ from sim.real.experiments import (ACTIVE_METHODS, PassiveSettings, active_experi
                                   passive_experiment, pool_sq_norms, principal_features,
                                   reference_fit_gradient, repetition_streams, run_pool_active,
                                   semi_synthetic_env)
-from sim.real.multiarm_deployment import greedy_arms
-from sim.real.pool_active import active_mle_pool_run, active_omd_pool_run
+from paper_repro.real.multiarm_deployment import greedy_arms
+from paper_repro.real.pool_active import active_mle_pool_run, active_omd_pool_run
 from sim.real.shared_banks import FeaturesUnavailable, alpacaeval_subset, ultrafeedback_bank
 
 D = 6

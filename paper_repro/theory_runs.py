@@ -1,6 +1,6 @@
 """The experiments behind `python -m theory_checks`, at three scales, and the checks run on them.
 
-Each experiment is a set of sweep cells (sim.experiments.run_cell) so that finished runs are
+Each experiment is a set of sweep cells (paper_repro.cells.run_cell) so that finished runs are
 kept in a result store and an interrupted run resumes.
 
 | part      | runs                                                                 | checks |
@@ -22,13 +22,13 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from sim.experiments import EnvConfig, RadiusConfig, StudyConfig, run_cell
-from sim.runner import run_sweep
-from sim.store import ResultStore
+from paper_repro.cells import EnvConfig, RadiusConfig, StudyConfig, run_cell
+from paper_repro.runner import run_sweep
+from paper_repro.store import ResultStore
 
-from .checks import (calibrate_c_beta, coverage_checks, cost_checks, instance_checks_final,
+from theory_checks.checks import (calibrate_c_beta, coverage_checks, cost_checks, instance_checks_final,
                      instance_checks_path, kappa_checks, rate_checks)
-from .verdicts import REPORT, Verdict
+from theory_checks.verdicts import REPORT, Verdict
 
 THEORY = RadiusConfig("theory", delta=0.05)
 PRACTICAL = RadiusConfig("practical", c_beta=1.0, delta=0.05)

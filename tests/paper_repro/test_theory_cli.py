@@ -2,8 +2,8 @@ import os
 
 import pandas as pd
 
-from theory_checks.__main__ import main
-from theory_checks.experiments import SCALES, cells_by_part
+from paper_repro.theory_cli import main
+from paper_repro.theory_runs import SCALES, cells_by_part
 
 
 def test_tiny_run_writes_verdicts_and_exit_code_follows_them(tmp_path, capsys):

@@ -1,0 +1,52 @@
+"""`python -m theory_checks [--quick | --full | --tiny] [--out DIR]`: run the experiments behind the
+checks, print the verdicts, write them as CSV and Markdown, exit 1 when a claimed bound is violated
+beyond its delta (2 for bad usage). The experiments are run by paper_repro's sweep runner; this
+module is the command line of `python -m theory_checks`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from figures.tables import markdown_table
+
+from .theory_runs import run_checks
+from theory_checks.verdicts import any_failed, verdict_table
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m theory_checks", description=__doc__)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_const", const="quick", dest="scale",
+                   help="about 3 minutes on 2 cores (default)")
+    g.add_argument("--full", action="store_const", const="full", dest="scale", help="paper-size")
+    g.add_argument("--tiny", action="store_const", const="tiny", dest="scale", help="seconds (smoke test)")
+    p.add_argument("--out", default="theory_checks_out", help="output folder (default theory_checks_out)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--progress", action="store_true", help="show progress bars")
+    args = p.parse_args(argv)
+    scale = args.scale or "quick"
+    if args.workers is not None and args.workers < 1:
+        print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
+        return 2
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.perf_counter()
+    verdicts, _ = run_checks(scale, args.out, workers=args.workers, quiet=not args.progress)
+    table = verdict_table(verdicts)
+    md = markdown_table(table, ".4g")
+    table.to_csv(os.path.join(args.out, "verdicts.csv"), index=False)
+    with open(os.path.join(args.out, "verdicts.md"), "w") as f:
+        f.write(f"# theory_checks ({scale})\n\n{md}\n")
+    print(md)
+    failed = any_failed(verdicts)
+    print(f"\n{len(verdicts)} checks in {time.perf_counter() - t0:.1f} s: "
+          f"{sum(v.verdict == 'pass' for v in verdicts)} pass, "
+          f"{sum(v.verdict == 'fail' for v in verdicts)} fail, "
+          f"{sum(v.verdict == 'report' for v in verdicts)} reported")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
