@@ -29,22 +29,29 @@ Baselines (all output greedy policies):
   one-pass OMD (greedy on theta_bar, as Algorithm 3) or to the MLE (refit at the checkpoints
   only: the selection does not depend on it).
 
-Labels come from the Bradley-Terry oracle inside the compiled loops (`sim.feedback.bt_label`
-on pre-drawn uniforms): the oracle call is the only place a kernel reads theta*.
+Labels come from the oracle inside the compiled loops (`pool_label`): either the
+Bradley-Terry label of the query (`sim.feedback.bt_label` on pre-drawn uniforms, synthetic
+environments) or a fixed label y_p per pool pair (real labelled pairs, no theta*). The oracle
+call is the only place a kernel reads theta* or labels. A pool of P labelled pairs given by
+their differences z_p is the feature table phi (P, 2, d) with phi[p, 0] = z_p, phi[p, 1] = 0
+and pairs (p, 0, 1) (`difference_pool`), so both kinds of pool run the same kernels
+(`active_omd_rounds`, `active_mle_rounds`; `active_omd_segment` and `active_mle_segment` are
+their Bradley-Terry-oracle forms).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
+from sim.core.links import dsigmoid
 from sim.feedback import bt_label
 
 from .confidence import beta_at
 from .linalg import rank_one_update, row_combination, symv
-from sim.core.links import dsigmoid
 from .mle import mle_newton
 from .omd import omd_update
 
@@ -78,6 +85,41 @@ def check_pool(pool, n_x: int, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     if np.any(pa == pb):
         raise ValueError("pool has a pair with two identical arms")
     return px, pa, pb
+
+
+class PairPool(NamedTuple):
+    """A query pool in the layout of the active kernels: feature table phi (n, K, d), its
+    transpose phiT (d, n K) (column x K + a is phi(x, a)), the pairs (px, pa, pb) and their
+    flat indices ia = px K + pa, ib = px K + pb."""
+
+    phi: np.ndarray
+    phiT: np.ndarray
+    px: np.ndarray
+    pa: np.ndarray
+    pb: np.ndarray
+    ia: np.ndarray
+    ib: np.ndarray
+
+
+def feature_pool(phi: np.ndarray, px: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> PairPool:
+    """The pool of pairs (px[p], pa[p], pb[p]) over the feature table phi (n_x, K, d)."""
+    phi = np.ascontiguousarray(phi, dtype=np.float64)
+    _, K, d = phi.shape
+    px, pa, pb = (np.ascontiguousarray(v, dtype=np.int64) for v in (px, pa, pb))
+    phiT = np.ascontiguousarray(phi.reshape(-1, d).T)
+    return PairPool(phi, phiT, px, pa, pb, px * K + pa, px * K + pb)
+
+
+def difference_pool(Zp: np.ndarray) -> PairPool:
+    """A pool of P pairs given by their differences z_p (rows of Zp (P, d)) as a feature table:
+    phi[p, 0] = z_p, phi[p, 1] = 0 and pair p = (p, 0, 1), so z_p = phi(p, 0) - phi(p, 1)
+    exactly and z_p'u = (Phi u)[2p] - 0 in the norm downdates."""
+    Zp = np.asarray(Zp, dtype=np.float64)
+    P, d = Zp.shape
+    phi = np.zeros((P, 2, d))
+    phi[:, 0, :] = Zp
+    p = np.arange(P, dtype=np.int64)
+    return feature_pool(phi, p, np.zeros(P, dtype=np.int64), np.ones(P, dtype=np.int64))
 
 
 @njit(cache=True)
@@ -167,16 +209,33 @@ def query_pool_pair(phi: np.ndarray, x: int, a: int, b: int, theta_star: np.ndar
 
 
 @njit(cache=True)
-def active_omd_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np.ndarray,
-                       pb: np.ndarray, ia: np.ndarray, ib: np.ndarray, s: np.ndarray,
-                       used: np.ndarray, state_i: np.ndarray, theta: np.ndarray,
-                       Hinv: np.ndarray, theta_sum: np.ndarray, state_f: np.ndarray,
-                       eta: float, B: float, project: bool, replacement: bool, recompute: bool,
-                       radius_kind: int, lam: float, L: float, delta: float, c_beta: float,
-                       theta_star: np.ndarray, label_u: np.ndarray, link_code: int,
-                       t0: int, t1: int, sel_out: np.ndarray, y_out: np.ndarray,
-                       norm_out: np.ndarray) -> None:
-    """Rounds t0..t1-1 of Algorithm 3, in place on the state.
+def pool_label(phi: np.ndarray, px: np.ndarray, pa: np.ndarray, pb: np.ndarray, p: int,
+               labels: np.ndarray, theta_star: np.ndarray, label_u: np.ndarray, t: int,
+               link_code: int, z: np.ndarray) -> float:
+    """The oracle of round t querying pool pair p: writes z = z_p and returns its label,
+    labels[p] from a fixed label table when one is given (labels.shape[0] > 0: real labelled
+    pairs, theta_star and label_u unused), otherwise the Bradley-Terry label of
+    `query_pool_pair` from the uniform label_u[t]. The only place the active kernels read
+    labels or theta*."""
+    if labels.shape[0] > 0:
+        for j in range(z.shape[0]):
+            z[j] = phi[px[p], pa[p], j] - phi[px[p], pb[p], j]
+        return labels[p]
+    return query_pool_pair(phi, px[p], pa[p], pb[p], theta_star, label_u[t], link_code, z)
+
+
+@njit(cache=True)
+def active_omd_rounds(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np.ndarray,
+                      pb: np.ndarray, ia: np.ndarray, ib: np.ndarray, s: np.ndarray,
+                      used: np.ndarray, state_i: np.ndarray, theta: np.ndarray,
+                      Hinv: np.ndarray, theta_sum: np.ndarray, state_f: np.ndarray,
+                      eta: float, B: float, project: bool, replacement: bool, recompute: bool,
+                      radius_kind: int, lam: float, L: float, delta: float, c_beta: float,
+                      labels: np.ndarray, theta_star: np.ndarray, label_u: np.ndarray,
+                      link_code: int, t0: int, t1: int, sel_out: np.ndarray,
+                      y_out: np.ndarray, norm_out: np.ndarray) -> None:
+    """Rounds t0..t1-1 of Algorithm 3, in place on the state; labels from `pool_label`
+    (the table `labels` when non-empty, else the Bradley-Terry oracle on theta_star).
 
     State: s (P,) squared pair norms in Hcal_t^{-1} (-inf for a pair used without
     replacement), used (P,), state_i[0] the pair to query next, theta, Hinv, theta_sum
@@ -192,7 +251,7 @@ def active_omd_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np
     w = np.empty(phiT.shape[1])
     for t in range(t0, t1):
         p = state_i[0]
-        y = query_pool_pair(phi, px[p], pa[p], pb[p], theta_star, label_u[t], link_code, z)
+        y = pool_label(phi, px, pa, pb, p, labels, theta_star, label_u, t, link_code, z)
         norm = math.sqrt(max(s[p], 0.0))
         c = omd_update_downdate(theta, Hinv, z, y, eta, B, project, u, M)
         for j in range(d):
@@ -208,6 +267,23 @@ def active_omd_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np
             state_i[0] = _recompute(phi, px, pa, pb, Hinv, used, s)
         else:
             state_i[0] = downdate_pair_sq_norms(phiT, ia, ib, u, c, w, s)
+
+
+@njit(cache=True)
+def active_omd_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np.ndarray,
+                       pb: np.ndarray, ia: np.ndarray, ib: np.ndarray, s: np.ndarray,
+                       used: np.ndarray, state_i: np.ndarray, theta: np.ndarray,
+                       Hinv: np.ndarray, theta_sum: np.ndarray, state_f: np.ndarray,
+                       eta: float, B: float, project: bool, replacement: bool, recompute: bool,
+                       radius_kind: int, lam: float, L: float, delta: float, c_beta: float,
+                       theta_star: np.ndarray, label_u: np.ndarray, link_code: int,
+                       t0: int, t1: int, sel_out: np.ndarray, y_out: np.ndarray,
+                       norm_out: np.ndarray) -> None:
+    """`active_omd_rounds` with Bradley-Terry labels on theta_star (no label table)."""
+    active_omd_rounds(phi, phiT, px, pa, pb, ia, ib, s, used, state_i, theta, Hinv, theta_sum,
+                      state_f, eta, B, project, replacement, recompute, radius_kind, lam, L,
+                      delta, c_beta, np.empty(0), theta_star, label_u, link_code, t0, t1,
+                      sel_out, y_out, norm_out)
 
 
 @njit(cache=True)
@@ -228,22 +304,25 @@ def _weighted_design_inverse(Zd: np.ndarray, n: int, theta: np.ndarray, lam: flo
 
 
 @njit(cache=True)
-def active_mle_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np.ndarray,
-                       pb: np.ndarray, ia: np.ndarray, ib: np.ndarray, s: np.ndarray,
-                       used: np.ndarray, state_i: np.ndarray, theta: np.ndarray,
-                       Minv: np.ndarray, state_f: np.ndarray, Zd: np.ndarray, yd: np.ndarray,
-                       mode: int, replacement: bool, lam: float, B: float, mle_tol: float,
-                       mle_max_iter: int, beta_fixed: float, radius_kind: int, eta: float,
-                       L: float, delta: float, c_beta: float, theta_star: np.ndarray,
-                       label_u: np.ndarray, link_code: int, t0: int, t1: int,
-                       sel_out: np.ndarray, y_out: np.ndarray, norm_out: np.ndarray) -> None:
-    """Rounds t0..t1-1 of a maximum-norm selection with the MLE refit every round.
+def active_mle_rounds(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np.ndarray,
+                      pb: np.ndarray, ia: np.ndarray, ib: np.ndarray, s: np.ndarray,
+                      used: np.ndarray, state_i: np.ndarray, theta: np.ndarray,
+                      Minv: np.ndarray, state_f: np.ndarray, Zd: np.ndarray, yd: np.ndarray,
+                      mode: int, replacement: bool, lam: float, B: float, mle_tol: float,
+                      mle_max_iter: int, beta_fixed: float, radius_kind: int, eta: float,
+                      L: float, delta: float, c_beta: float, labels: np.ndarray,
+                      theta_star: np.ndarray, label_u: np.ndarray, link_code: int, t0: int,
+                      t1: int, sel_out: np.ndarray, y_out: np.ndarray,
+                      norm_out: np.ndarray) -> None:
+    """Rounds t0..t1-1 of a maximum-norm selection with the MLE refit every round; labels
+    from `pool_label` (the table `labels` when non-empty, else the Bradley-Terry oracle).
 
     mode APO: Minv = V_t^{-1} (unweighted); APO_WEIGHTED: Minv = W_t^{-1} at the current MLE,
     recomputed every round with all pair norms; ACTIVE_MLE: Minv = Hcal_t^{-1} maintained as
     in OMD with the MLE as the new point. theta is the MLE (warm start of the next refit),
     Zd (T, d) and yd (T,) the data so far. state_i[0]: next pair, state_i[1]: refits that did
-    not converge; state_f[0]: running sum of beta_t ||z_t||_{Minv}, with beta_t = beta_fixed
+    not converge, state_i[2] (when state_i has 3 entries): Newton iterations of the refits;
+    state_f[0]: running sum of beta_t ||z_t||_{Minv}, with beta_t = beta_fixed
     for APO and the radius of kind radius_kind otherwise.
     """
     d = theta.shape[0]
@@ -252,14 +331,16 @@ def active_mle_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np
     w = np.empty(phiT.shape[1])
     for t in range(t0, t1):
         p = state_i[0]
-        y = query_pool_pair(phi, px[p], pa[p], pb[p], theta_star, label_u[t], link_code, z)
+        y = pool_label(phi, px, pa, pb, p, labels, theta_star, label_u, t, link_code, z)
         norm = math.sqrt(max(s[p], 0.0))
         Zd[t, :] = z
         yd[t] = y
-        fit, _, ok = mle_newton(Zd, yd, t + 1, lam, B, theta, mle_tol, mle_max_iter)
+        fit, its, ok = mle_newton(Zd, yd, t + 1, lam, B, theta, mle_tol, mle_max_iter)
         theta[:] = fit
         if not ok:
             state_i[1] += 1
+        if state_i.shape[0] > 2:
+            state_i[2] += its
         beta = beta_fixed if mode == APO else beta_at(t + 1.0, radius_kind, d, eta, lam, L, B,
                                                       delta, c_beta)
         state_f[0] += beta * norm
@@ -279,6 +360,23 @@ def active_mle_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np
         c = wt / (1.0 + wt * q)
         rank_one_update(Minv, u, -c)
         state_i[0] = downdate_pair_sq_norms(phiT, ia, ib, u, c, w, s)
+
+
+@njit(cache=True)
+def active_mle_segment(phi: np.ndarray, phiT: np.ndarray, px: np.ndarray, pa: np.ndarray,
+                       pb: np.ndarray, ia: np.ndarray, ib: np.ndarray, s: np.ndarray,
+                       used: np.ndarray, state_i: np.ndarray, theta: np.ndarray,
+                       Minv: np.ndarray, state_f: np.ndarray, Zd: np.ndarray, yd: np.ndarray,
+                       mode: int, replacement: bool, lam: float, B: float, mle_tol: float,
+                       mle_max_iter: int, beta_fixed: float, radius_kind: int, eta: float,
+                       L: float, delta: float, c_beta: float, theta_star: np.ndarray,
+                       label_u: np.ndarray, link_code: int, t0: int, t1: int,
+                       sel_out: np.ndarray, y_out: np.ndarray, norm_out: np.ndarray) -> None:
+    """`active_mle_rounds` with Bradley-Terry labels on theta_star (no label table)."""
+    active_mle_rounds(phi, phiT, px, pa, pb, ia, ib, s, used, state_i, theta, Minv, state_f, Zd,
+                      yd, mode, replacement, lam, B, mle_tol, mle_max_iter, beta_fixed,
+                      radius_kind, eta, L, delta, c_beta, np.empty(0), theta_star, label_u,
+                      link_code, t0, t1, sel_out, y_out, norm_out)
 
 
 @njit(cache=True)

@@ -65,40 +65,49 @@ def omd_checkpoints(Z: np.ndarray, y: np.ndarray, checkpoints: np.ndarray, *, et
 
 
 def mle_checkpoints(Z: np.ndarray, y: np.ndarray, checkpoints: np.ndarray, *, lam: float,
-                    B: float, tol: float = MLE_TOL, max_iter: int = MLE_MAX_ITER
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+                    B: float, tol: float = MLE_TOL, max_iter: int = MLE_MAX_ITER,
+                    design: bool = True, iterations: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, int]:
     """The regularised MLE constrained to ||theta|| <= B on the first t samples, at each
     checkpoint t (warm-started from the previous checkpoint's fit).
 
     Returns (thetas (n, d), Vinvs (n, d, d), seconds (n,), failures): V_t^{-1} of the
     unweighted design V_t = lambda I + sum_{i <= t} z_i z_i', cumulative seconds of the fits
     and designs, and the number of fits that did not reach `tol` within max_iter iterations.
+    design=False skips the designs (Vinvs is None, seconds time the fits only); an int array
+    `iterations` (n,) receives the Newton iterations of each checkpoint's fit.
     """
     d = Z.shape[1]
     n = checkpoints.shape[0]
     thetas = np.empty((n, d))
-    Vinvs = np.empty((n, d, d))
+    Vinvs = np.empty((n, d, d)) if design else None
     seconds = np.empty(n)
     theta = np.zeros(d)
     V = lam * np.eye(d)
     start, elapsed, failures = 0, 0.0, 0
     for k, t in enumerate(checkpoints):
         t0 = time.perf_counter()
-        theta, _, ok = mle_newton(Z, y, int(t), lam, B, theta, tol, max_iter)
-        seg = Z[start:t]
-        V += seg.T @ seg
-        Vinvs[k] = np.linalg.inv(V)
+        theta, its, ok = mle_newton(Z, y, int(t), lam, B, theta, tol, max_iter)
+        if Vinvs is not None:
+            seg = Z[start:t]
+            V += seg.T @ seg
+            Vinvs[k] = np.linalg.inv(V)
         elapsed += time.perf_counter() - t0
         failures += not ok
+        if iterations is not None:
+            iterations[k] = its
         thetas[k], seconds[k] = theta, elapsed
         start = t
     return thetas, Vinvs, seconds, failures
 
 
 def sgd_checkpoints(Z: np.ndarray, y: np.ndarray, checkpoints: np.ndarray, *, lr: float,
-                    inv_sqrt: bool, B: float) -> tuple[np.ndarray, np.ndarray]:
+                    inv_sqrt: bool, B: float, weight_decay: float = 0.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """One-pass SGD on the log loss (`algorithms.first_order.sgd_run`, projected on the
-    B-ball), with theta after each checkpoint's t samples and the cumulative seconds."""
+    B-ball), theta <- theta - lr_t ((sigma(z'theta) - y) z + weight_decay theta) with
+    lr_t = lr / sqrt(t) when inv_sqrt, else lr; theta after each checkpoint's t samples and
+    the cumulative seconds."""
     d = Z.shape[1]
     theta = np.zeros(d)
     thetas = np.empty((checkpoints.shape[0], d))
@@ -107,7 +116,7 @@ def sgd_checkpoints(Z: np.ndarray, y: np.ndarray, checkpoints: np.ndarray, *, lr
     start, elapsed = 0, 0.0
     for k, t in enumerate(checkpoints):
         t0 = time.perf_counter()
-        sgd_run(Z[start:t], y[start:t], theta, lr, 0.0, inv_sqrt, B, start, none)
+        sgd_run(Z[start:t], y[start:t], theta, lr, float(weight_decay), inv_sqrt, B, start, none)
         elapsed += time.perf_counter() - t0
         thetas[k], seconds[k] = theta, elapsed
         start = t

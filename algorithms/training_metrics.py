@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim.core.links import pair_log_loss_accuracy, sign_agreement
+from sim.core.seeding import CRN_STREAMS, SeedLike, spawn_streams
 from sim.environment import PreferenceEnv
 from sim.feedback import bt_labels, context_cdf
 from sim.queries import pair_differences, uniform_pairs
-from sim.core.seeding import CRN_STREAMS, SeedLike, spawn_streams
 
 from .confidence import Radius
 
@@ -51,28 +52,15 @@ def draw_eval_set(env: PreferenceEnv, seed: SeedLike, n: int) -> EvalSet:
     return EvalSet(Z, y.astype(np.float64), Z @ env.theta_star)
 
 
-def _agreement(w: np.ndarray, target_positive: np.ndarray, target_zero: np.ndarray | None = None
-               ) -> float:
-    """Mean agreement of sign(w) with a target sign; a zero margin on either side counts 1/2
-    (the expected score of a fair coin)."""
-    pred = np.sign(w)
-    tgt = np.where(target_positive, 1.0, -1.0)
-    if target_zero is not None:
-        tgt = np.where(target_zero, 0.0, tgt)
-    score = np.where((pred == 0) | (tgt == 0), 0.5, (pred == tgt).astype(np.float64))
-    return float(score.mean())
-
-
 def eval_metrics(ev: EvalSet | None, theta: np.ndarray) -> tuple[float, float, float]:
     """(mean BT log loss, agreement of sign(z'theta) with the label, agreement of sign(z'theta)
-    with sign(z'theta*)) on the held-out pairs; NaN without an evaluation set."""
+    with sign(z'theta*)) on the held-out pairs (`sim.core.links.pair_log_loss_accuracy` and
+    `sign_agreement`: a zero margin on either side counts 1/2); NaN without an evaluation
+    set."""
     if ev is None or ev.y.shape[0] == 0:
         return math.nan, math.nan, math.nan
-    w = ev.Z @ theta
-    loss = float(np.mean(np.logaddexp(0.0, w) - ev.y * w))
-    acc = _agreement(w, ev.y == 1.0)
-    acc_true = _agreement(w, ev.margin_true > 0, ev.margin_true == 0)
-    return loss, acc, acc_true
+    loss, acc = pair_log_loss_accuracy(ev.Z, ev.y, theta)
+    return loss, acc, sign_agreement(ev.Z @ theta, ev.margin_true)
 
 
 def metric_norm(e: np.ndarray, Ainv_metric: np.ndarray) -> float:
@@ -106,10 +94,10 @@ def checkpoint_records(algorithm: str, stage: str, env: PreferenceEnv, cfg: RunC
     theta_star = env.theta_star
     c = cfg.constants
     ts = cfg.checkpoints
-    kw = dict(d=env.d, eta=c.eta, lam=c.lam, L=env.L, B=env.B)
-    beta_th = np.atleast_1d(Radius("theory", cfg.radius.delta).beta(ts + 1.0, **kw))
-    beta_pr = np.atleast_1d(Radius("practical", cfg.radius.delta, cfg.radius.c_beta)
-                            .beta(ts + 1.0, **kw))
+    beta_th = np.atleast_1d(Radius("theory", cfg.radius.delta).beta(
+        ts + 1.0, d=env.d, eta=c.eta, lam=c.lam, L=env.L, B=env.B))
+    beta_pr = np.atleast_1d(Radius("practical", cfg.radius.delta, cfg.radius.c_beta).beta(
+        ts + 1.0, d=env.d, eta=c.eta, lam=c.lam, L=env.L, B=env.B))
     x, a, a2, _ = out.queries
     Vs = unweighted_designs(pair_differences(env.phi, x, a, a2), ts, c.lam)
     pi_star_gap = None
@@ -121,12 +109,13 @@ def checkpoint_records(algorithm: str, stage: str, env: PreferenceEnv, cfg: RunC
         theta = out.thetas[k]
         e = theta - theta_star
         beta = float(out.betas[k])
-        err_conf, inside = math.nan, pd.NA
-        if out.conf_inv is not None:
+        err_conf = math.nan
+        inside: bool | pd.api.typing.NAType = pd.NA
+        if out.conf_inv is not None and out.conf_thetas is not None:
             err_conf = metric_norm(out.conf_thetas[k] - theta_star, out.conf_inv[k])
             if math.isfinite(beta):
                 inside = bool(err_conf <= beta)
-        if pi_star_gap is not None:
+        if pi_star_gap is not None and out.conf_inv is not None:
             bound = 2.0 * beta * inverse_norm(pi_star_gap, out.conf_inv[k])
         elif out.active_bound is not None:
             bound = float(out.active_bound[k])

@@ -4,33 +4,31 @@ Fig. 2): the reward model sees the training pairs once, in a seeded random order
 Methods (`PASSIVE_METHODS`):
 
     sgd   one-pass SGD on the log loss, theta <- theta - lr ((sigma(z'theta) - y) z + lam_sgd theta)
-          (`algorithms.first_order.sgd_run`): what the paper's released code calls "MLE"
+          (`algorithms.passive.sgd_checkpoints`): what the paper's released code calls "MLE"
     mle   the full regularised MLE argmin sum_{i<=t} l_i + (lam/2)||theta||^2, refit by
-          warm-started Newton (`algorithms.mle.mle_newton`) at the checkpoints only
-    omd   one-pass OMD, the paper's Algorithm 1 (`algorithms.omd.omd_run`), practical version
-          (no projection) unless B is given; the last iterate theta_{t+1} is evaluated
+          warm-started Newton at the checkpoints only (`algorithms.passive.mle_checkpoints`)
+    omd   one-pass OMD, the paper's Algorithm 1 (`algorithms.passive.omd_checkpoints`),
+          practical version (no projection) unless B is given; the last iterate theta_{t+1}
+          is evaluated
 
-At log-spaced checkpoints t: train loss and accuracy of the current estimate on the first t
-training pairs (the pairs seen so far), eval loss and accuracy on all held-out pairs
-(`oriented_pairs.bt_metrics`), and the learner's cumulative wall time (metrics excluded; for
-"mle" the time of the checkpoint refits, not of a refit after every pair).
+These are the passive learners of the synthetic stage, run on the real pairs. At log-spaced
+checkpoints t: train loss and accuracy of the current estimate on the first t training pairs
+(the pairs seen so far), eval loss and accuracy on all held-out pairs
+(`sim.core.links.pair_log_loss_accuracy`), and the learner's cumulative wall time (metrics
+excluded; for "mle" the time of the checkpoint refits, not of a refit after every pair).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from algorithms.first_order import sgd_run
-from algorithms.mle import MLE_MAX_ITER, MLE_TOL, mle_newton
-from algorithms.omd import omd_run
+from algorithms.passive import mle_checkpoints, omd_checkpoints, sgd_checkpoints
 from sim.core.checkpoints import log_checkpoints
-
-from sim.real.oriented_pairs import bt_metrics
+from sim.core.links import pair_log_loss_accuracy
 
 PASSIVE_METHODS: tuple[str, ...] = ("sgd", "mle", "omd")
 """Methods of `passive_curves`."""
@@ -83,51 +81,43 @@ def _check_pairs(name: str, Z, y, d: int | None = None) -> tuple[np.ndarray, np.
     return Z, y
 
 
-def _warm_up(d: int) -> None:
+def _warm_up(d: int, settings: PassiveSettings) -> None:
+    """Load (or compile) the learners on two pairs, so that timings exclude compilation."""
     Z, y = np.eye(2, d), np.array([1.0, 0.0])
-    omd_run(Z, y, np.zeros(d), np.eye(d), 1.0, math.inf, False, np.empty((0, d)))
-    sgd_run(Z, y, np.zeros(d), 1.0, 0.0, False, math.inf, 0, np.empty((0, d)))
-    mle_newton(Z, y, 2, 1.0, math.inf, np.zeros(d), MLE_TOL, MLE_MAX_ITER)
+    _estimates(Z, y, settings, "omd", np.array([2]))
+    _estimates(Z, y, settings, "sgd", np.array([2]))
+    _estimates(Z, y, settings, "mle", np.array([2]))
+
+
+def _estimates(Z: np.ndarray, y: np.ndarray, settings: PassiveSettings, method: str,
+               ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    B = math.inf if settings.B is None else float(settings.B)
+    if method == "omd":
+        thetas, _, seconds = omd_checkpoints(Z, y, ts, eta=settings.eta, lam=settings.lam, B=B,
+                                             project=settings.B is not None)
+    elif method == "sgd":
+        thetas, seconds = sgd_checkpoints(Z, y, ts, lr=settings.sgd_lr, inv_sqrt=False, B=B,
+                                          weight_decay=settings.sgd_lam)
+    else:
+        thetas, _, seconds, _ = mle_checkpoints(Z, y, ts, lam=settings.lam, B=B, design=False)
+    return thetas, seconds
 
 
 def passive_estimates(Z, y, settings: PassiveSettings, method: str, checkpoints: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
     """(thetas (n, d), cumulative learner seconds (n,)) of one method after the first t pairs
-    of (Z, y), for each t of the increasing `checkpoints`. The one-pass methods run segment by
-    segment from one checkpoint to the next (the same arithmetic as one run over all pairs);
-    the MLE is refit at each checkpoint, warm-started from the previous one."""
+    of (Z, y), for each t of the increasing `checkpoints`: the synthetic stage's passive
+    learners (`algorithms.passive`); the one-pass methods run segment by segment from one
+    checkpoint to the next (the same arithmetic as one run over all pairs), the MLE is refit
+    at each checkpoint, warm-started from the previous one."""
     if method not in PASSIVE_METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(PASSIVE_METHODS)}")
     Z, y = _check_pairs("training", Z, y)
     ts = np.asarray(checkpoints, dtype=np.int64)
     if ts.ndim != 1 or ts.size == 0 or ts[0] < 1 or ts[-1] > Z.shape[0] or np.any(np.diff(ts) <= 0):
         raise ValueError(f"checkpoints must increase within 1..{Z.shape[0]}, got {checkpoints!r}")
-    T, d = Z.shape
-    B = math.inf if settings.B is None else float(settings.B)
-    project = settings.B is not None
-    _warm_up(d)
-    theta = np.zeros(d)
-    Hinv = np.eye(d) / settings.lam
-    thetas = np.empty((ts.shape[0], d))
-    seconds = np.empty(ts.shape[0])
-    elapsed = 0.0
-    t_prev = 0
-    for k, t in enumerate(ts):
-        t = int(t)
-        start = time.perf_counter()
-        if method == "omd":
-            omd_run(Z[t_prev:t], y[t_prev:t], theta, Hinv, settings.eta, B, project,
-                    np.empty((0, d)))
-        elif method == "sgd":
-            sgd_run(Z[t_prev:t], y[t_prev:t], theta, settings.sgd_lr, settings.sgd_lam,
-                    False, B, t_prev, np.empty((0, d)))
-        else:
-            theta, _, _ = mle_newton(Z, y, t, settings.lam, B, theta, MLE_TOL, MLE_MAX_ITER)
-        elapsed += time.perf_counter() - start
-        thetas[k] = theta
-        seconds[k] = elapsed
-        t_prev = t
-    return thetas, seconds
+    _warm_up(Z.shape[1], settings)
+    return _estimates(Z, y, settings, method, ts)
 
 
 def passive_curves(Z, y, Z_eval, y_eval, settings: PassiveSettings, *,
@@ -147,8 +137,8 @@ def passive_curves(Z, y, Z_eval, y_eval, settings: PassiveSettings, *,
         thetas, seconds = passive_estimates(Z, y, settings, method, ts)
         for t, theta, sec in zip(ts, thetas, seconds):
             t = int(t)
-            train_loss, train_acc = bt_metrics(Z[:t], y[:t], theta)
-            eval_loss, eval_acc = bt_metrics(Z_eval, y_eval, theta)
+            train_loss, train_acc = pair_log_loss_accuracy(Z[:t], y[:t], theta)
+            eval_loss, eval_acc = pair_log_loss_accuracy(Z_eval, y_eval, theta)
             rows.append(dict(method=method, t=t, train_loss=train_loss, train_acc=train_acc,
                              eval_loss=eval_loss, eval_acc=eval_acc, wall_time=float(sec),
                              theta_norm=float(np.linalg.norm(theta))))

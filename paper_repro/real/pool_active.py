@@ -15,10 +15,13 @@ once (selection without replacement); querying it reveals y_p. Methods:
     random-mle   the same random pairs, the MLE fitted once on all T of them (its selection does
                  not depend on the model, so intermediate refits would change nothing)
 
-Pool norms by rank-one downdates. The update Hcal_{t+1}^{-1} = Hcal_t^{-1} - c u u' with
-u = Hcal_t^{-1} z_t and c = s / (1 + s z_t'u) (s the weight of the added term) lowers every
-squared norm s_p = z_p' Hcal^{-1} z_p by c (z_p'u)^2: O(P d) per round for all P pairs instead
-of O(P d^2) to recompute them (`downdate_pool_sq_norms`, tested against `pool_sq_norms`).
+These are the synthetic stage's kernels (`algorithms.active`): the pool is expressed as a
+feature table with phi[p, 0] = z_p, phi[p, 1] = 0 and pairs (p, 0, 1)
+(`algorithms.active.difference_pool`), and the kernels' oracle reads the label table y
+instead of drawing a Bradley-Terry label. The active methods are `active_omd_rounds` and
+`active_mle_rounds` (mode ACTIVE_MLE) without replacement, with the pool norms maintained by
+rank-one downdates; random-omd is `omd_average_segment`, random-mle `mle_checkpoints` at the
+single checkpoint T.
 """
 
 from __future__ import annotations
@@ -28,12 +31,19 @@ import time
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
-from algorithms.linalg import rank_one_update, symv
-from sim.core.links import dsigmoid
-from algorithms.mle import MLE_MAX_ITER, MLE_TOL, mle_newton
-from algorithms.omd import omd_update
+from algorithms.active import (
+    ACTIVE_MLE,
+    PairPool,
+    active_mle_rounds,
+    active_omd_rounds,
+    difference_pool,
+    omd_average_segment,
+    pair_sq_norms,
+)
+from algorithms.confidence import Radius
+from algorithms.mle import MLE_MAX_ITER, MLE_TOL
+from algorithms.passive import mle_checkpoints
 from sim.core.seeding import SeedLike, spawn_streams
 
 ACTIVE_METHODS: tuple[str, ...] = ("random-mle", "active-mle", "random-omd", "active-omd")
@@ -44,123 +54,9 @@ PAPER_NAMES: dict[str, str] = {"random-mle": "Rand-MLE", "active-mle": "Active-M
                                "random-omd": "Rand-OMD", "active-omd": "paper (Active-OMD)"}
 """The paper's name of each method."""
 
-
-@njit(cache=True)
-def pool_sq_norms(Zp: np.ndarray, Ainv: np.ndarray, out: np.ndarray) -> None:
-    """out[p] = z_p' Ainv z_p for every row z_p of Zp, computed directly (O(P d^2))."""
-    d = Zp.shape[1]
-    v = np.empty(d)
-    for p in range(Zp.shape[0]):
-        symv(Ainv, Zp[p], v)
-        out[p] = np.dot(Zp[p], v)
-
-
-@njit(cache=True)
-def downdate_pool_sq_norms(Zp: np.ndarray, u: np.ndarray, c: float, s: np.ndarray) -> int:
-    """s_p -= c (z_p'u)^2 for every pair; returns the index of the new largest s_p (ties: the
-    lowest index). A queried pair holds s_p = -inf and keeps it. O(P d)."""
-    best = -math.inf
-    arg = -1
-    for p in range(Zp.shape[0]):
-        if s[p] == -math.inf:
-            continue
-        w = np.dot(Zp[p], u)
-        val = s[p] - c * w * w
-        s[p] = val
-        if val > best:
-            best = val
-            arg = p
-    return arg
-
-
-@njit(cache=True)
-def _first_pick(s: np.ndarray) -> int:
-    best = -math.inf
-    arg = -1
-    for p in range(s.shape[0]):
-        if s[p] > best:
-            best = s[p]
-            arg = p
-    return arg
-
-
-@njit(cache=True)
-def active_omd_pool_run(Zp: np.ndarray, yp: np.ndarray, T: int, theta: np.ndarray,
-                        Hinv: np.ndarray, theta_sum: np.ndarray, eta: float, B: float,
-                        project: bool, s: np.ndarray, picked: np.ndarray,
-                        picked_norm: np.ndarray) -> None:
-    """T rounds of Algorithm 3 over the pool, in place on theta, Hinv = Hcal^{-1}, theta_sum
-    (receives theta_1 + ... + theta_{T+1} added to its input) and s (the squared pool norms
-    in Hcal^{-1}, -inf for queried pairs). picked[t] is the pair of round t and
-    picked_norm[t] its norm ||z||_{Hcal_t^{-1}}."""
-    d = theta.shape[0]
-    u = np.empty(d)
-    M = np.empty((d, d))
-    for j in range(d):
-        theta_sum[j] += theta[j]
-    p = _first_pick(s)
-    for t in range(T):
-        z = Zp[p]
-        picked[t] = p
-        picked_norm[t] = math.sqrt(max(s[p], 0.0))
-        s[p] = -math.inf
-        omd_update(theta, Hinv, z, yp[p], eta, B, project, u, M)
-        for j in range(d):
-            theta_sum[j] += theta[j]
-        # omd_update leaves u = Hcal_t^{-1} z and applied Hinv -= c u u' with this c
-        s_new = dsigmoid(np.dot(z, theta))
-        c = s_new / (1.0 + s_new * np.dot(z, u))
-        p = downdate_pool_sq_norms(Zp, u, c, s)
-
-
-@njit(cache=True)
-def omd_mean_run(Z: np.ndarray, y: np.ndarray, theta: np.ndarray, Hinv: np.ndarray,
-                 theta_sum: np.ndarray, eta: float, B: float, project: bool) -> None:
-    """One-pass OMD over the rows of (Z, y) in place, adding theta_1, ..., theta_{T+1} to
-    theta_sum (theta_bar = theta_sum / (T + 1) without storing the path)."""
-    d = theta.shape[0]
-    u = np.empty(d)
-    M = np.empty((d, d))
-    for j in range(d):
-        theta_sum[j] += theta[j]
-    for t in range(Z.shape[0]):
-        omd_update(theta, Hinv, Z[t], y[t], eta, B, project, u, M)
-        for j in range(d):
-            theta_sum[j] += theta[j]
-
-
-@njit(cache=True)
-def active_mle_pool_run(Zp: np.ndarray, yp: np.ndarray, T: int, theta: np.ndarray,
-                        Hinv: np.ndarray, lam: float, B: float, tol: float, max_iter: int,
-                        s: np.ndarray, Zd: np.ndarray, yd: np.ndarray, picked: np.ndarray,
-                        picked_norm: np.ndarray, counters: np.ndarray) -> None:
-    """T rounds of the maximum-norm selection with the MLE refit after every query.
-
-    theta is the MLE (the warm start of the next refit); Zd (T, d) and yd (T,) receive the
-    queried pairs. Hinv = Hcal^{-1} with
-    Hcal_{t+1} = Hcal_t + sigma'(z_t' theta_hat_{t+1}) z_t z_t'.
-    counters[0] += Newton iterations, counters[1] += refits that did not converge.
-    """
-    d = theta.shape[0]
-    u = np.empty(d)
-    p = _first_pick(s)
-    for t in range(T):
-        z = Zp[p]
-        picked[t] = p
-        picked_norm[t] = math.sqrt(max(s[p], 0.0))
-        s[p] = -math.inf
-        Zd[t, :] = z
-        yd[t] = yp[p]
-        fit, its, ok = mle_newton(Zd, yd, t + 1, lam, B, theta, tol, max_iter)
-        theta[:] = fit
-        counters[0] += its
-        if not ok:
-            counters[1] += 1
-        symv(Hinv, z, u)
-        w = dsigmoid(np.dot(z, theta))
-        c = w / (1.0 + w * np.dot(z, u))
-        rank_one_update(Hinv, u, -c)
-        p = downdate_pool_sq_norms(Zp, u, c, s)
+_RADIUS = Radius()
+"""Radius passed to the kernels: it only enters their running width sum, not reported here."""
+_NO_THETA_STAR = np.empty(0)
 
 
 class ActiveOutcome(NamedTuple):
@@ -202,49 +98,74 @@ def _warm_up(d: int, eta: float, lam: float) -> None:
     """Load (or compile) the kernels on a 2-pair pool, so that timings exclude compilation."""
     Zp = np.eye(2, d)
     yp = np.array([1.0, 0.0])
-    _run_method(Zp, yp, 1, "active-omd", eta, lam, math.inf, False, np.arange(2))
-    _run_method(Zp, yp, 1, "active-mle", eta, lam, math.inf, False, np.arange(2))
-    _run_method(Zp, yp, 1, "random-omd", eta, lam, math.inf, False, np.arange(2))
-    _run_method(Zp, yp, 1, "random-mle", eta, lam, math.inf, False, np.arange(2))
+    pool = difference_pool(Zp)
+    for method in ACTIVE_METHODS:
+        _run_method(pool, Zp, yp, 1, method, eta, lam, math.inf, False, np.arange(2))
 
 
-def _run_method(Zp: np.ndarray, yp: np.ndarray, T: int, method: str, eta: float, lam: float,
-                B: float, project: bool, order: np.ndarray
+def active_selection(pool: PairPool, yp: np.ndarray, T: int, method: str, *, eta: float,
+                     lam: float, B: float = math.inf, project: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """T maximum-norm queries without replacement over a labelled pool (labels yp (P,)),
+    from Hcal_1 = lam I and theta_1 = 0: (theta, theta_last, picked, counters).
+
+    "active-omd": `active_omd_rounds` (Algorithm 3), theta = theta_bar = theta_sum / (T + 1),
+    theta_last = theta_{T+1}. "active-mle": `active_mle_rounds` in mode ACTIVE_MLE (MLE
+    constrained to ||theta|| <= B, unconstrained for B = inf), theta = theta_last = the
+    final MLE; counters: Newton iterations and refits that did not converge. The first pair
+    is argmax_p ||z_p||_{Hcal_1^{-1}} (ties: the lowest index, as in the kernels).
+    """
+    P, d = pool.px.shape[0], pool.phi.shape[2]
+    theta = np.zeros(d)
+    Hinv = np.eye(d) / lam
+    s = np.empty(P)
+    pair_sq_norms(pool.phi, pool.px, pool.pa, pool.pb, Hinv, s)
+    used = np.zeros(P, dtype=np.bool_)
+    state_f = np.zeros(1)
+    picked, y_out, norms = np.empty(T, np.int64), np.empty(T, np.int64), np.empty(T)
+    r = _RADIUS
+    if method == "active-omd":
+        state_i = np.array([int(np.argmax(s))], dtype=np.int64)
+        theta_sum = np.zeros(d)
+        active_omd_rounds(pool.phi, pool.phiT, pool.px, pool.pa, pool.pb, pool.ia, pool.ib, s,
+                          used, state_i, theta, Hinv, theta_sum, state_f, eta, B, project,
+                          False, False, r.code, lam, 1.0, r.delta, r.c_beta, yp,
+                          _NO_THETA_STAR, _NO_THETA_STAR, 0, 0, T, picked, y_out, norms)
+        counters = {"newton_iterations": 0, "unconverged_refits": 0}
+        return theta_sum / (T + 1.0), theta, picked, counters
+    if method == "active-mle":
+        state_i = np.array([int(np.argmax(s)), 0, 0], dtype=np.int64)
+        active_mle_rounds(pool.phi, pool.phiT, pool.px, pool.pa, pool.pb, pool.ia, pool.ib, s,
+                          used, state_i, theta, Hinv, state_f, np.empty((T, d)), np.empty(T),
+                          ACTIVE_MLE, False, lam, B, MLE_TOL, MLE_MAX_ITER, math.nan, r.code,
+                          eta, 1.0, r.delta, r.c_beta, yp, _NO_THETA_STAR, _NO_THETA_STAR, 0,
+                          0, T, picked, y_out, norms)
+        counters = {"newton_iterations": int(state_i[2]), "unconverged_refits": int(state_i[1])}
+        return theta, theta.copy(), picked, counters
+    raise ValueError(f"unknown active selection {method!r}; known: active-omd, active-mle")
+
+
+def _run_method(pool: PairPool, Zp: np.ndarray, yp: np.ndarray, T: int, method: str,
+                eta: float, lam: float, B: float, project: bool, order: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """(theta, theta_last, picked, counters) of one method; `order` is the random order used
     by the random-* methods. No input checks (see `run_pool_active`)."""
-    P, d = Zp.shape
-    theta = np.zeros(d)
-    Hinv = np.eye(d) / lam
-    counters = {"newton_iterations": 0, "unconverged_refits": 0}
-    if method == "active-omd":
-        s = np.empty(P)
-        pool_sq_norms(Zp, Hinv, s)
-        theta_sum = np.zeros(d)
-        picked = np.empty(T, dtype=np.int64)
-        norms = np.empty(T)
-        active_omd_pool_run(Zp, yp, T, theta, Hinv, theta_sum, eta, B, project, s, picked, norms)
-        return theta_sum / (T + 1), theta, picked, counters
-    if method == "active-mle":
-        s = np.empty(P)
-        pool_sq_norms(Zp, Hinv, s)
-        picked = np.empty(T, dtype=np.int64)
-        norms = np.empty(T)
-        cnt = np.zeros(2, dtype=np.int64)
-        active_mle_pool_run(Zp, yp, T, theta, Hinv, lam, B, MLE_TOL, MLE_MAX_ITER, s,
-                            np.zeros((T, d)), np.zeros(T), picked, norms, cnt)
-        counters = {"newton_iterations": int(cnt[0]), "unconverged_refits": int(cnt[1])}
-        return theta, theta.copy(), picked, counters
+    if method in ("active-omd", "active-mle"):
+        return active_selection(pool, yp, T, method, eta=eta, lam=lam, B=B, project=project)
+    d = Zp.shape[1]
     picked = np.ascontiguousarray(order[:T], dtype=np.int64)
     Z, y = np.ascontiguousarray(Zp[picked]), np.ascontiguousarray(yp[picked])
     if method == "random-omd":
-        theta_sum = np.zeros(d)
-        omd_mean_run(Z, y, theta, Hinv, theta_sum, eta, B, project)
-        return theta_sum / (T + 1), theta, picked, counters
+        theta, Hinv, theta_sum = np.zeros(d), np.eye(d) / lam, np.zeros(d)
+        omd_average_segment(Z, y, theta, Hinv, theta_sum, eta, B, project, 0, T)
+        counters = {"newton_iterations": 0, "unconverged_refits": 0}
+        return theta_sum / (T + 1.0), theta, picked, counters
     if method == "random-mle":
-        fit, its, ok = mle_newton(Z, y, T, lam, B, theta, MLE_TOL, MLE_MAX_ITER)
-        counters = {"newton_iterations": int(its), "unconverged_refits": int(not ok)}
-        return fit, fit.copy(), picked, counters
+        its = np.zeros(1, dtype=np.int64)
+        fits, _, _, failures = mle_checkpoints(Z, y, np.array([T]), lam=lam, B=B, design=False,
+                                               iterations=its)
+        counters = {"newton_iterations": int(its[0]), "unconverged_refits": int(failures)}
+        return fits[0], fits[0].copy(), picked, counters
     raise ValueError(f"unknown active method {method!r}; known: {', '.join(ACTIVE_METHODS)}")
 
 
@@ -271,7 +192,8 @@ def run_pool_active(method: str, Zp: np.ndarray, yp: np.ndarray, budget: int, se
     Bv, project = (math.inf, False) if B is None else (float(B), True)
     _warm_up(Zp.shape[1], float(eta), float(lam))
     start = time.perf_counter()
-    theta, last, picked, counters = _run_method(Zp, yp, T, method, float(eta), float(lam), Bv,
-                                                project, order)
+    pool = difference_pool(Zp)
+    theta, last, picked, counters = _run_method(pool, Zp, yp, T, method, float(eta), float(lam),
+                                                Bv, project, order)
     seconds = time.perf_counter() - start
     return ActiveOutcome(method, theta, last, picked, seconds, counters)

@@ -100,3 +100,37 @@ def bt_probability(w: np.ndarray) -> np.ndarray:
     e = np.exp(w[~pos])
     out[~pos] = e / (1.0 + e)
     return out
+
+
+def sign_agreement(w: np.ndarray, target: np.ndarray) -> float:
+    """Mean of score_i = 1[sign(w_i) = sign(target_i)], with score_i = 1/2 when w_i = 0 or
+    target_i = 0 (the expected score of a fair coin): the pairwise accuracy of margins w
+    against target signs. NaN for no entries."""
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape[0] == 0:
+        return math.nan
+    pred = np.sign(w)
+    tgt = np.sign(np.asarray(target, dtype=np.float64))
+    score = np.where((pred == 0) | (tgt == 0), 0.5, (pred == tgt).astype(np.float64))
+    return float(score.mean())
+
+
+def pair_log_loss_accuracy(Z: np.ndarray, y: np.ndarray, theta: np.ndarray
+                           ) -> tuple[float, float]:
+    """(mean Bradley-Terry log loss, pairwise accuracy) of theta on labelled pairs (Z, y).
+
+    With w_i = z_i' theta:
+
+        loss = (1/n) sum_i [log(1 + e^{w_i}) - y_i w_i]            (softplus(w) - y w)
+        acc  = (1/n) sum_i [1[sign(w_i) = 2 y_i - 1] if w_i != 0 else 1/2]
+
+    so theta = 0 scores exactly log 2 and 1/2 (`sign_agreement`). NaN, NaN for no pairs.
+    This is the one held-out loss and accuracy of the project (synthetic and real data).
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if Z.shape[0] == 0:
+        return math.nan, math.nan
+    w = Z @ theta
+    loss = float(np.mean(np.logaddexp(0.0, w) - y * w))
+    return loss, sign_agreement(w, np.where(y == 1.0, 1.0, -1.0))

@@ -97,16 +97,3 @@ def bank_pairs(bank: FeatureBank, split: str, seed: SeedLike, *, shuffle: bool =
     Zo, yo = orient(Z[rows], y[rows], flips)
     return PairSet(Zo, yo, flips, rows.astype(np.int64))
 
-
-def bt_metrics(Z: np.ndarray, y: np.ndarray, theta: np.ndarray) -> tuple[float, float]:
-    """(mean Bradley-Terry log loss, pairwise accuracy) of theta on (Z, y).
-
-    Loss: mean of softplus(w) - y w, w = z'theta. Accuracy: mean agreement of sign(w) with
-    2y - 1, a zero margin counting 1/2 (theta = 0 scores exactly 0.5). NaN for no pairs.
-    """
-    if Z.shape[0] == 0:
-        return float("nan"), float("nan")
-    w = Z @ theta
-    loss = float(np.mean(np.logaddexp(0.0, w) - y * w))
-    hit = np.where(w == 0.0, 0.5, ((w > 0.0) == (y == 1.0)).astype(np.float64))
-    return loss, float(hit.mean())

@@ -8,10 +8,19 @@ import numpy as np
 import pytest
 
 from algorithms.active import (
+    ACTIVE_MLE,
+    APO,
+    active_mle_rounds,
+    active_mle_segment,
+    active_omd_rounds,
     active_omd_segment,
+    difference_pool,
+    feature_pool,
     omd_update_downdate,
     pair_sq_norms,
+    pool_label,
     query_pool,
+    query_pool_pair,
 )
 from algorithms.estimators import mle, practical_constants
 from algorithms.omd import omd_update
@@ -105,6 +114,128 @@ def test_active_omd_equals_the_dense_algorithm():
         norms = dense_sq_norms(env, np.linalg.inv(Hcal))
         assert Z[t] @ np.linalg.solve(Hcal, Z[t]) >= norms.max() * (1 - 1e-9)
         Hcal += dsig(Z[t] @ path[t + 1]) * np.outer(Z[t], Z[t])
+
+
+def test_pool_label_reads_the_table_or_the_oracle():
+    env = random_directions_env(3, 3, 2, seed=0)
+    fp = feature_pool(env.phi, *query_pool(env.rho, env.K))
+    z, z2 = np.empty(env.d), np.empty(env.d)
+    table = np.arange(fp.px.shape[0]) % 2.0
+    u = np.array([0.3, 0.9])
+    for p in range(fp.px.shape[0]):
+        assert pool_label(fp.phi, fp.px, fp.pa, fp.pb, p, table, np.empty(0), np.empty(0), 0,
+                          0, z) == table[p]
+        np.testing.assert_array_equal(z, env.phi[fp.px[p], fp.pa[p]] - env.phi[fp.px[p], fp.pb[p]])
+        y = pool_label(fp.phi, fp.px, fp.pa, fp.pb, p, np.empty(0), env.theta_star, u, 1,
+                       env.link_code, z)
+        assert y == query_pool_pair(env.phi, fp.px[p], fp.pa[p], fp.pb[p], env.theta_star, u[1],
+                                    env.link_code, z2)
+        assert y == float(u[1] < 1.0 / (1.0 + math.exp(-z2 @ env.theta_star)))
+
+
+def _state(fp, lam, d, n_state):
+    s = np.empty(fp.px.shape[0])
+    pair_sq_norms(fp.phi, fp.px, fp.pa, fp.pb, np.eye(d) / lam, s)
+    state_i = np.zeros(n_state, dtype=np.int64)
+    state_i[0] = int(np.argmax(s))
+    return s, np.zeros(s.shape[0], np.bool_), state_i
+
+
+def _pair_rows(fp, sel):
+    return fp.phi[fp.px[sel], fp.pa[sel]] - fp.phi[fp.px[sel], fp.pb[sel]]
+
+
+def test_label_table_rounds_equal_the_oracle_segments_and_the_dense_algorithm():
+    """Without replacement, the label-table path of `active_omd_rounds` / `active_mle_rounds`
+    fed the labels that the oracle path drew gives the same run bit for bit, and the runs are
+    the dense Algorithm 3 and the dense MLE."""
+    env = random_directions_env(5, 4, 3, B=2.0, seed=3)
+    T, d = 30, env.d
+    c = practical_constants(d, env.L, env.B)
+    fp = feature_pool(env.phi, *query_pool(env.rho, env.K))
+    head = (fp.phi, fp.phiT, fp.px, fp.pa, fp.pb, fp.ia, fp.ib)
+    label_u = np.random.default_rng(0).random(T)
+    omd_rest = (c.eta, env.B, True, False, False, 1, c.lam, env.L, 0.05, 1.0)
+    mle_rest = (False, c.lam, env.B, 1e-10, 100, 1.0, 1, c.eta, env.L, 0.05, 1.0)
+    for kernel in ("omd", ACTIVE_MLE, APO):
+        runs = []
+        for use_table in (False, True):
+            s, used, state_i = _state(fp, c.lam, d, 1 if kernel == "omd" else 3)
+            theta, Hinv, theta_sum = np.zeros(d), np.eye(d) / c.lam, np.zeros(d)
+            sel, y, norms = np.empty(T, np.int64), np.empty(T, np.int64), np.empty(T)
+            tail = (0, T, sel, y, norms)
+            labels = np.zeros(fp.px.shape[0])
+            if use_table:
+                labels[runs[0][0]] = runs[0][1]
+            if kernel == "omd":
+                args = (*head, s, used, state_i, theta, Hinv, theta_sum, np.zeros(1), *omd_rest)
+                if use_table:
+                    active_omd_rounds(*args, labels, np.empty(0), np.empty(0), 0, *tail)
+                else:
+                    active_omd_segment(*args, env.theta_star, label_u, env.link_code, *tail)
+            else:
+                args = (*head, s, used, state_i, theta, Hinv, np.zeros(1), np.empty((T, d)),
+                        np.empty(T), kernel, *mle_rest)
+                if use_table:
+                    active_mle_rounds(*args, labels, np.empty(0), np.empty(0), 0, *tail)
+                else:
+                    active_mle_segment(*args, env.theta_star, label_u, env.link_code, *tail)
+            runs.append((sel, y, theta, theta_sum, norms, state_i[:2].copy()))
+        for a, b in zip(*runs):
+            assert a.tobytes() == b.tobytes()
+        sel, y, theta, theta_sum = runs[0][:4]
+        assert len(set(sel.tolist())) == T
+        Z = _pair_rows(fp, sel)
+        if kernel == "omd":
+            path = omd_dense(Z, y.astype(float), c.eta, c.lam, env.B, True)
+            np.testing.assert_allclose(theta_sum / (T + 1.0), path.mean(axis=0), atol=1e-9)
+        else:
+            np.testing.assert_allclose(theta, mle(Z, y.astype(float), lam=c.lam, B=env.B),
+                                       atol=1e-8)
+
+
+def test_a_third_state_entry_counts_the_newton_iterations():
+    env = random_directions_env(4, 3, 2, B=1.5, seed=1)
+    T, d = 10, env.d
+    fp = feature_pool(env.phi, *query_pool(env.rho, env.K))
+    labels = (np.arange(fp.px.shape[0]) % 3 == 0).astype(float)
+    counts = []
+    for n_state in (2, 3):
+        s, used, state_i = _state(fp, 1.0, d, n_state)
+        active_mle_rounds(fp.phi, fp.phiT, fp.px, fp.pa, fp.pb, fp.ia, fp.ib, s, used, state_i,
+                          np.zeros(d), np.eye(d), np.zeros(1), np.empty((T, d)), np.empty(T),
+                          ACTIVE_MLE, False, 1.0, env.B, 1e-10, 100, 1.0, 1, 1.0, env.L, 0.05,
+                          1.0, labels, np.empty(0), np.empty(0), 0, 0, T, np.empty(T, np.int64),
+                          np.empty(T, np.int64), np.empty(T))
+        counts.append(state_i.copy())
+    assert counts[0].tolist() == counts[1][:2].tolist() and counts[1][2] >= T
+
+
+def test_difference_pool_runs_the_same_selection_as_the_feature_pool():
+    """A pool given as difference rows z_p (phi[p, 0] = z_p, phi[p, 1] = 0) and the same pool
+    over the feature table select the same pairs (labels from one table)."""
+    env = random_directions_env(6, 4, 3, B=2.0, seed=5)
+    T, d = 25, env.d
+    c = practical_constants(d, env.L, env.B)
+    fp = feature_pool(env.phi, *query_pool(env.rho, env.K))
+    Zp = pair_differences(env.phi, fp.px, fp.pa, fp.pb)
+    dp = difference_pool(Zp)
+    labels = (np.random.default_rng(1).random(Zp.shape[0]) < 0.5).astype(float)
+    out = []
+    for pool in (fp, dp):
+        s, used, state_i = _state(pool, c.lam, d, 1)
+        theta, Hinv, theta_sum = np.zeros(d), np.eye(d) / c.lam, np.zeros(d)
+        sel, y, norms = np.empty(T, np.int64), np.empty(T, np.int64), np.empty(T)
+        active_omd_rounds(pool.phi, pool.phiT, pool.px, pool.pa, pool.pb, pool.ia, pool.ib, s,
+                          used, state_i, theta, Hinv, theta_sum, np.zeros(1), c.eta, env.B, True,
+                          False, False, 1, c.lam, env.L, 0.05, 1.0, labels, np.empty(0),
+                          np.empty(0), 0, 0, T, sel, y, norms)
+        out.append((sel, theta, norms, s))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    np.testing.assert_allclose(out[0][2], out[1][2], rtol=1e-12)
+    left = np.isfinite(out[0][3])
+    np.testing.assert_allclose(out[0][3][left], out[1][3][left], rtol=1e-10)
 
 
 @pytest.mark.parametrize("algorithm", ["apo", "apo-weighted", "active-mle"])

@@ -87,6 +87,37 @@ def test_sgd_checkpoints_equal_the_dense_reference():
     assert rel_err(thetas, sgd_dense(Z, y, 0.7, 0.0, True)[ck]) <= 1e-12
 
 
+def test_sgd_checkpoints_weight_decay_equals_the_dense_reference():
+    env = random_directions_env(6, 4, 3, B=50.0, seed=2)
+    Z, y = data(env, 200, 5)
+    ck = np.array([1, 20, 200])
+    thetas, _ = sgd_checkpoints(Z, y, ck, lr=0.7, inv_sqrt=False, B=50.0, weight_decay=0.05)
+    assert rel_err(thetas, sgd_dense(Z, y, 0.7, 0.05, False)[ck]) <= 1e-12
+    plain, _ = sgd_checkpoints(Z, y, ck, lr=0.7, inv_sqrt=False, B=50.0)
+    assert rel_err(plain, sgd_dense(Z, y, 0.7, 0.0, False)[ck]) <= 1e-12
+
+
+def test_mle_checkpoints_without_designs_and_with_iteration_counts():
+    """design=False gives the same fits (no V_t); `iterations` receives each fit's Newton
+    iterations, as counted by a separate refit from the same warm start."""
+    from algorithms.mle import MLE_MAX_ITER, MLE_TOL, mle_newton
+
+    env = random_directions_env(6, 4, 3, B=1.0, seed=2)
+    Z, y = data(env, 300, 4)
+    ck = np.array([3, 40, 300])
+    full, Vinvs, _, fails = mle_checkpoints(Z, y, ck, lam=1.0, B=0.6)
+    its = np.zeros(3, dtype=np.int64)
+    fits, none, seconds, fails2 = mle_checkpoints(Z, y, ck, lam=1.0, B=0.6, design=False,
+                                                  iterations=its)
+    assert none is None and fails == fails2 == 0 and np.all(np.diff(seconds) >= 0)
+    assert fits.tobytes() == full.tobytes() and Vinvs.shape == (3, 3, 3)
+    prev = np.zeros(3)
+    for k, t in enumerate(ck):
+        fit, n_its, _ = mle_newton(Z, y, int(t), 1.0, 0.6, prev, MLE_TOL, MLE_MAX_ITER)
+        assert its[k] == n_its >= 1
+        prev = fit
+
+
 def test_zhu_radius_formula():
     assert zhu_radius(10.0, 4, 0.05, 2.0, 1.5, c_zhu=0.5) == pytest.approx(
         0.5 * math.sqrt(100 * (4 + math.log(20)) + 2.0 * 1.5**2))

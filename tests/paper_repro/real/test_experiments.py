@@ -1,6 +1,8 @@
 """The real-data experiments on small banks built here with a stand-in feature map (no model,
-no shared data): pool-norm downdates, passive runs against the estimators, orientation,
-the judge and semi-synthetic oracles, the cached bank builds, and input errors."""
+no shared data): the shared active kernels on a labelled pool (norm downdates and selection
+against dense recomputation, and against the synthetic stage on the same pool), passive runs
+against the estimators, the one loss and accuracy, orientation, the judge and semi-synthetic
+oracles, the cached bank builds, and input errors."""
 
 from __future__ import annotations
 
@@ -11,24 +13,51 @@ import math
 import numpy as np
 import pytest
 
-from algorithms.estimators import mle, omd_path, sgd_path
+from algorithms.active import (
+    ACTIVE_MLE,
+    active_mle_segment,
+    active_omd_segment,
+    difference_pool,
+    downdate_pair_sq_norms,
+    feature_pool,
+    pair_sq_norms,
+    query_pool,
+    query_pool_pair,
+)
+from algorithms.estimators import mle, omd_path, practical_constants, sgd_path
 from algorithms.linalg import sherman_morrison_update
 from algorithms.omd import omd_update
-from sim.real import shared_banks
+from algorithms.training_metrics import EvalSet, eval_metrics
+from paper_repro.real.experiments import (
+    ACTIVE_METHODS,
+    PassiveSettings,
+    active_experiment,
+    bank_pairs,
+    default_constants,
+    deployment_experiment,
+    deployment_oracles,
+    fit_reference_logistic,
+    judge_rewards,
+    orient,
+    orientation_flips,
+    passive_curves,
+    passive_estimates,
+    passive_experiment,
+    principal_features,
+    reference_fit_gradient,
+    repetition_streams,
+    run_pool_active,
+    semi_synthetic_env,
+)
+from paper_repro.real.multiarm_deployment import greedy_arms
+from paper_repro.real.pool_active import active_selection
+from sim import pair_differences, random_directions_env
 from sim.core.checkpoints import log_checkpoints
+from sim.core.links import pair_log_loss_accuracy, sign_agreement
+from sim.real import shared_banks
 from sim.real.adapters import MultiArmData, PreferencePair, text_sha256
 from sim.real.bank import FeatureBank
 from sim.real.build import bank_from_pairs
-from paper_repro.real.experiments import (ACTIVE_METHODS, PassiveSettings, active_experiment, bank_pairs,
-                                  bt_metrics, default_constants, deployment_experiment,
-                                  deployment_oracles, downdate_pool_sq_norms,
-                                  fit_reference_logistic, judge_rewards, orient,
-                                  orientation_flips, passive_curves, passive_estimates,
-                                  passive_experiment, pool_sq_norms, principal_features,
-                                  reference_fit_gradient, repetition_streams, run_pool_active,
-                                  semi_synthetic_env)
-from paper_repro.real.multiarm_deployment import greedy_arms
-from paper_repro.real.pool_active import active_mle_pool_run, active_omd_pool_run
 from sim.real.shared_banks import FeaturesUnavailable, alpacaeval_subset, ultrafeedback_bank
 
 D = 6
@@ -82,7 +111,8 @@ def test_orient_flips_differences_and_labels_and_keeps_the_bt_loss(bank):
     np.testing.assert_array_equal(Zo[~flips], Z[~flips])
     np.testing.assert_array_equal(yo, np.where(flips, 0.0, 1.0))
     theta = np.linspace(-1.0, 1.0, D)
-    assert bt_metrics(Zo, yo, theta) == pytest.approx(bt_metrics(Z, y, theta), rel=1e-14)
+    assert pair_log_loss_accuracy(Zo, yo, theta) == pytest.approx(
+        pair_log_loss_accuracy(Z, y, theta), rel=1e-14)
 
 
 def test_bank_pairs_are_seeded_shuffled_and_balanced(bank):
@@ -96,30 +126,62 @@ def test_bank_pairs_are_seeded_shuffled_and_balanced(bank):
     assert bank_pairs(bank, "train", 5, limit=10).n == 10
 
 
-def test_bt_metrics_counts_a_zero_margin_as_half():
+def test_one_loss_and_accuracy_for_synthetic_and_real_records(bank):
+    """The synthetic training records and the real-data drivers report
+    `sim.core.links.pair_log_loss_accuracy`; a zero margin counts 1/2."""
     Z = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
-    loss, acc = bt_metrics(Z, np.array([1.0, 0.0, 1.0]), np.array([2.0, 0.0]))
+    loss, acc = pair_log_loss_accuracy(Z, np.array([1.0, 0.0, 1.0]), np.array([2.0, 0.0]))
     assert acc == pytest.approx((1.0 + 0.5 + 0.0) / 3)
     expected = [math.log1p(math.exp(-2)), math.log(2), math.log1p(math.exp(2))]
     assert loss == pytest.approx(np.mean(expected))
+    rng = np.random.default_rng(3)
+    Zi = rng.integers(-1, 2, size=(40, 3)).astype(float)  # many exact zero margins
+    yi = rng.integers(0, 2, 40).astype(float)
+    theta, theta_star = np.array([1.0, -1.0, 0.0]), np.array([0.0, 2.0, 1.0])
+    loss, acc, acc_true = eval_metrics(EvalSet(Zi, yi, Zi @ theta_star), theta)
+    assert (loss, acc) == pair_log_loss_accuracy(Zi, yi, theta)
+    assert acc_true == sign_agreement(Zi @ theta, Zi @ theta_star)
+    s = repetition_streams(0, 0)
+    df = active_experiment(bank, budget=10, repetitions=1, pool_size=30,
+                           methods=("random-omd",))
+    pool = bank_pairs(bank, "train", s["train"], limit=30)
+    ev = bank_pairs(bank, "eval", s["eval"])
+    c = default_constants(D)
+    out = run_pool_active("random-omd", pool.Z, pool.y, 10, s["learner"], eta=c.eta, lam=c.lam)
+    row = df.iloc[0]
+    assert (row["eval_loss"], row["eval_acc"]) == pair_log_loss_accuracy(ev.Z, ev.y, out.theta)
 
 
 # ---------------------------------------------------------------------------- pool norms
 
+def test_difference_pool_holds_the_rows_as_pairs(pool):
+    dp = difference_pool(pool.Z)
+    np.testing.assert_array_equal(dp.phi[dp.px, dp.pa] - dp.phi[dp.px, dp.pb], pool.Z)
+    np.testing.assert_array_equal(dp.phiT[:, dp.ia].T, pool.Z)
+    assert not dp.phiT[:, dp.ib].any()
+
+
 def test_pool_norm_downdate_equals_recomputation_after_a_rank_one_update(pool):
+    """The shared kernels `pair_sq_norms` and `downdate_pair_sq_norms` on the real pool
+    against z_p' Hinv z_p recomputed densely; a queried pair (-inf) stays out."""
     rng = np.random.default_rng(0)
+    dp = difference_pool(pool.Z)
     Hinv = np.eye(D) / 0.5
     s = np.empty(pool.n)
-    pool_sq_norms(pool.Z, Hinv, s)
+    pair_sq_norms(dp.phi, dp.px, dp.pa, dp.pb, Hinv, s)
     np.testing.assert_allclose(s, np.einsum("pi,ij,pj->p", pool.Z, Hinv, pool.Z), rtol=1e-13)
+    w = np.empty(dp.phiT.shape[1])
     for _ in range(5):
-        z, w = pool.Z[rng.integers(pool.n)], rng.random()
+        p = int(rng.integers(pool.n))
+        z, wt = pool.Z[p], rng.random()
+        s[p] = -math.inf
         u = np.empty(D)
-        q = sherman_morrison_update(Hinv, z, w, u)
-        best = downdate_pool_sq_norms(pool.Z, u, w / (1.0 + w * q), s)
-        direct = np.empty(pool.n)
-        pool_sq_norms(pool.Z, Hinv, direct)
-        np.testing.assert_allclose(s, direct, rtol=1e-10, atol=1e-13)
+        q = sherman_morrison_update(Hinv, z, wt, u)
+        best = downdate_pair_sq_norms(dp.phiT, dp.ia, dp.ib, u, wt / (1.0 + wt * q), w, s)
+        direct = np.einsum("pi,ij,pj->p", pool.Z, Hinv, pool.Z)
+        left = np.isfinite(s)
+        np.testing.assert_allclose(s[left], direct[left], rtol=1e-10, atol=1e-13)
+        direct[~left] = -np.inf
         assert best == int(np.argmax(direct))
 
 
@@ -138,14 +200,10 @@ def _dense_active(Zp, yp, T, lam, step):
     return picked, Hinv
 
 
-def test_active_omd_pool_run_matches_recomputed_norms(pool):
+def test_active_omd_on_the_real_pool_matches_recomputed_norms(pool):
     T, lam, eta = 25, 0.5, 2.5
-    theta, Hinv, theta_sum = np.zeros(D), np.eye(D) / lam, np.zeros(D)
-    s = np.empty(pool.n)
-    pool_sq_norms(pool.Z, Hinv, s)
-    picked, norms = np.empty(T, dtype=np.int64), np.empty(T)
-    active_omd_pool_run(pool.Z, pool.y, T, theta, Hinv, theta_sum, eta, math.inf, False, s,
-                        picked, norms)
+    theta, last, picked, _ = active_selection(difference_pool(pool.Z), pool.y, T, "active-omd",
+                                              eta=eta, lam=lam)
     th = np.zeros(D)
     u, M = np.empty(D), np.empty((D, D))
     iterates = [th.copy()]
@@ -154,25 +212,16 @@ def test_active_omd_pool_run_matches_recomputed_norms(pool):
         omd_update(th, H, z, y, eta, math.inf, False, u, M)
         iterates.append(th.copy())
 
-    expected, H_direct = _dense_active(pool.Z, pool.y, T, lam, step)
+    expected, _ = _dense_active(pool.Z, pool.y, T, lam, step)
     assert picked.tolist() == expected
-    np.testing.assert_allclose(theta, th, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(theta_sum / (T + 1), np.mean(iterates, axis=0), rtol=1e-12)
-    left = np.isfinite(s)
-    assert left.sum() == pool.n - T
-    direct = np.einsum("pi,ij,pj->p", pool.Z, H_direct, pool.Z)
-    np.testing.assert_allclose(s[left], direct[left], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(last, th, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(theta, np.mean(iterates, axis=0), rtol=1e-12)
 
 
-def test_active_mle_pool_run_matches_recomputed_norms(pool):
+def test_active_mle_on_the_real_pool_matches_recomputed_norms(pool):
     T, lam = 12, 0.5
-    theta, Hinv = np.zeros(D), np.eye(D) / lam
-    s = np.empty(pool.n)
-    pool_sq_norms(pool.Z, Hinv, s)
-    picked, norms = np.empty(T, dtype=np.int64), np.empty(T)
-    counters = np.zeros(2, dtype=np.int64)
-    active_mle_pool_run(pool.Z, pool.y, T, theta, Hinv, lam, math.inf, 1e-10, 100, s,
-                        np.zeros((T, D)), np.zeros(T), picked, norms, counters)
+    theta, _, picked, counters = active_selection(difference_pool(pool.Z), pool.y, T,
+                                                  "active-mle", eta=2.5, lam=lam)
     picks: list[int] = []
     Hd = np.eye(D) / lam
     used = np.zeros(pool.n, dtype=bool)
@@ -188,10 +237,60 @@ def test_active_mle_pool_run_matches_recomputed_norms(pool):
         sherman_morrison_update(Hd, z, w, np.empty(D))
     assert picked.tolist() == picks
     np.testing.assert_allclose(theta, fit, rtol=1e-8, atol=1e-10)
-    assert counters[1] == 0 and counters[0] >= T
-    left = np.isfinite(s)
-    np.testing.assert_allclose(s[left], np.einsum("pi,ij,pj->p", pool.Z, Hd, pool.Z)[left],
-                               rtol=1e-8, atol=1e-12)
+    assert counters["unconverged_refits"] == 0 and counters["newton_iterations"] >= T
+
+
+def _synthetic_active(env, kernel, T, seed):
+    """The synthetic stage's segment kernel over env's full pool without replacement, labels
+    from the Bradley-Terry oracle: (selected pairs, labels, theta, theta_sum)."""
+    c = practical_constants(env.d, env.L, env.B)
+    fp = feature_pool(env.phi, *query_pool(env.rho, env.K))
+    P, d = fp.px.shape[0], env.d
+    theta, Hinv, theta_sum = np.zeros(d), np.eye(d) / c.lam, np.zeros(d)
+    s = np.empty(P)
+    pair_sq_norms(fp.phi, fp.px, fp.pa, fp.pb, Hinv, s)
+    used = np.zeros(P, dtype=np.bool_)
+    sel, y, norms = np.empty(T, np.int64), np.empty(T, np.int64), np.empty(T)
+    label_u = np.random.default_rng(seed).random(T)
+    head = (fp.phi, fp.phiT, fp.px, fp.pa, fp.pb, fp.ia, fp.ib, s, used)
+    if kernel == "active-omd":
+        state_i = np.array([int(np.argmax(s))], dtype=np.int64)
+        active_omd_segment(*head, state_i, theta, Hinv, theta_sum, np.zeros(1), c.eta,
+                           math.inf, False, False, False, 1, c.lam, env.L, 0.05, 1.0,
+                           env.theta_star, label_u, env.link_code, 0, T, sel, y, norms)
+    else:
+        state_i = np.array([int(np.argmax(s)), 0], dtype=np.int64)
+        active_mle_segment(*head, state_i, theta, Hinv, np.zeros(1), np.empty((T, d)),
+                           np.empty(T), ACTIVE_MLE, False, c.lam, math.inf, 1e-10, 100,
+                           math.nan, 1, c.eta, env.L, 0.05, 1.0, env.theta_star, label_u,
+                           env.link_code, 0, T, sel, y, norms)
+    return fp, sel, y.astype(float), theta, theta_sum, c
+
+
+@pytest.mark.parametrize("method", ["active-omd", "active-mle"])
+def test_real_pool_selection_is_the_synthetic_kernel(method):
+    """A synthetic environment's pool run by the synthetic kernel (labels from the oracle on
+    theta*), and the same pool as difference rows z_p with those oracle labels as a fixed
+    table (the real-data path): the same queries in the same order and the same estimate."""
+    env = random_directions_env(6, 5, 4, B=2.0, seed=9)
+    T = 40
+    fp, sel, y, theta, theta_sum, c = _synthetic_active(env, method, T, 5)
+    assert len(set(sel.tolist())) == T
+    Zp = pair_differences(env.phi, fp.px, fp.pa, fp.pb)
+    # the label table: the oracle's label for every pair, its draw for the queried ones
+    labels = np.array([query_pool_pair(env.phi, x, a, b, env.theta_star, u, env.link_code,
+                                       np.empty(env.d))
+                       for x, a, b, u in zip(fp.px, fp.pa, fp.pb,
+                                             np.random.default_rng(6).random(Zp.shape[0]))])
+    labels[sel] = y
+    out, last, picked, _ = active_selection(difference_pool(Zp), labels, T, method,
+                                            eta=c.eta, lam=c.lam)
+    np.testing.assert_array_equal(picked, sel)
+    if method == "active-omd":
+        np.testing.assert_array_equal(last, theta)
+        np.testing.assert_array_equal(out, theta_sum / (T + 1.0))
+    else:
+        np.testing.assert_allclose(out, theta, rtol=1e-10, atol=1e-12)
 
 
 def test_run_pool_active_outputs(pool):
@@ -239,14 +338,15 @@ def test_passive_omd_equals_omd_path_and_others_their_estimators(bank):
 
 def test_passive_experiment_rows_and_metrics(bank):
     df = passive_experiment(bank, seed=2, repetitions=2, settings=SETTINGS, checkpoints=6)
-    assert set(df["method"]) == {"sgd", "mle", "omd"} and set(df["seed"]) == {0, 1}
+    assert set(df["method"]) == {"sgd", "mle", "omd"} and set(df["repetition"]) == {0, 1}
+    assert set(df["seed"]) == {2}
     s = repetition_streams(2, 1)
     tr, ev = bank_pairs(bank, "train", s["train"]), bank_pairs(bank, "eval", s["eval"])
     theta = omd_path(tr.Z, tr.y, eta=SETTINGS.eta, lam=SETTINGS.lam, project=False)[-1]
-    row = df[(df["method"] == "omd") & (df["seed"] == 1)].iloc[-1]
+    row = df[(df["method"] == "omd") & (df["repetition"] == 1)].iloc[-1]
     assert row["t"] == 60
-    assert (row["train_loss"], row["train_acc"]) == bt_metrics(tr.Z, tr.y, theta)
-    assert (row["eval_loss"], row["eval_acc"]) == bt_metrics(ev.Z, ev.y, theta)
+    assert (row["train_loss"], row["train_acc"]) == pair_log_loss_accuracy(tr.Z, tr.y, theta)
+    assert (row["eval_loss"], row["eval_acc"]) == pair_log_loss_accuracy(ev.Z, ev.y, theta)
     first = df[df["t"] == 1]
     assert np.all(first["eval_acc"].between(0, 1))
 
