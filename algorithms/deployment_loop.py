@@ -9,9 +9,12 @@ One round t (1-based; array index i = t - 1) of every deployment algorithm:
                a synthetic environment, or a given reward table, e.g. a judge's logits)
     learner    the reward model update on z_t = phi(x_t, a_t) - phi(x_t, a'_t) and y_t
 
-Reward models: one-pass OMD (Algorithm 1; M_t = Hcal_t = lambda I + sum sigma'(z_i' theta_{i+1})
-z_i z_i', O(d^2) per round) or the regularised MLE refit every round by warm-started Newton
-(M_t = V_t = lambda I + sum z_i z_i', unweighted; O(t d^2) per round, O(t d) memory). The learner
+The pair rule and the reward model are arguments of the loop: a built-in code (RULES, MODELS;
+compiled once and cached) or a researcher's kernels (`algorithms.protocol.RewardModel`,
+`SelectionRule`; compiled once per process). Built-in reward models: one-pass OMD
+(Algorithm 1; M_t = Hcal_t = lambda I + sum sigma'(z_i' theta_{i+1}) z_i z_i', O(d^2) per
+round) or the regularised MLE refit every round by warm-started Newton (M_t = V_t = lambda I
++ sum z_i z_i', unweighted; O(t d^2) per round, O(t d) memory). The learner
 branches read only features, contexts, labels and their own pre-drawn uniforms; theta* and
 the true rewards enter only the oracle and the accounting lines (the tests check this by
 running two environments that differ only in theta*).
@@ -26,25 +29,36 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from sim.feedback import bt_label
 
 from .confidence import beta_at
 from .deployment import algorithm4_pair, learned_rewards, pair_width
 from .dueling_baselines import colstim_pair, maxinp_pair, uniform_distinct_pair
-from .linalg import rank_one_update, sherman_morrison_update
 from .llm_strategies import draw_candidates, rank_candidates, strategy_pair
-from sim.core.links import dsigmoid
-from .mle import mle_newton
-from .omd import omd_update
+from .protocol import (
+    kernel_loop,
+    model_estimate,
+    model_inverse,
+    model_matrix,
+    model_update,
+)
 from .regret import (
-    LEDGER_ALL_IN_SET, LEDGER_BOUND, LEDGER_REGRET, LEDGER_SAME_ARM, LEDGER_STRONG, LEDGER_WEAK,
+    LEDGER_ALL_IN_SET,
+    LEDGER_BOUND,
+    LEDGER_REGRET,
+    LEDGER_SAME_ARM,
+    LEDGER_STRONG,
+    LEDGER_WEAK,
     ledger_add,
 )
 
 RULES: dict[str, int] = {"algorithm4": 0, "maxinp": 1, "colstim": 2, "random-pair": 3, "llm": 4}
-"""Integer code of each pair-selection rule."""
+"""Integer code of each built-in pair-selection rule."""
+USER_RULE = -1
+"""LearnerConfig.rule of a run whose pair comes from a user `SelectionRule`."""
 MODELS: dict[str, int] = {"omd": 0, "mle": 1}
 """Integer code of each reward model."""
 
@@ -57,7 +71,6 @@ TRACE_COLUMNS: tuple[str, ...] = ("beta", "width", "err_l2", "err_hcal")
 """Per-round float trace: beta_t, ||z_t||_{M_t^{-1}}, and the two errors of theta_t."""
 ARM_COLUMNS: tuple[str, ...] = ("a", "a2", "y")
 """Per-round integer trace: the pair and the label."""
-COUNTERS: tuple[str, ...] = ("newton_iterations", "unconverged_refits", "projections")
 
 
 class RoundInputs(NamedTuple):
@@ -115,26 +128,9 @@ class LearnerConfig(NamedTuple):
     mle_max_iter: int
 
 
-class LearnerState(NamedTuple):
-    """The learner's state, updated in place."""
-
-    theta: np.ndarray
-    """(d,) theta_t."""
-    Minv: np.ndarray
-    """(d, d) Hcal_t^{-1} (OMD) or V_t^{-1} (MLE)."""
-    Zh: np.ndarray
-    """(T, d) the z_s seen so far (MLE), or (0, d)."""
-    yh: np.ndarray
-    """(T,) the labels seen so far (MLE), or (0,)."""
-    counters: np.ndarray
-    """(3,) int64: Newton iterations, unconverged refits, active projections."""
-
-
 class Accounting(NamedTuple):
     """The accounting side's state and the run's outputs, written in place."""
 
-    M: np.ndarray
-    """(d, d) Hcal_t or V_t itself, for ||theta_t - theta*||_{M_t}."""
     ledger: np.ndarray
     """(LEDGER_SIZE,) running totals (algorithms.regret)."""
     records: np.ndarray
@@ -180,27 +176,75 @@ def _write_record(records: np.ndarray, row: int, t: int, ledger: np.ndarray, err
     records[row, 9] = ledger[LEDGER_SAME_ARM]
 
 
+def select_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W, keep, cdf,
+                cands, ranked):  # pragma: no cover - numba only
+    """(a_t, a'_t, ||z_t||_{M_t^{-1}}) of a built-in rule code or a user `SelectionRule`."""
+    raise NotImplementedError("select_pair is called from compiled loops only")
+
+
+@overload(select_pair, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
+def _select_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W, keep, cdf,
+                 cands, ranked):
+    if isinstance(rule, types.Integer):
+        def builtin(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W, keep, cdf,
+                    cands, ranked):
+            return builtin_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W,
+                                keep, cdf, cands, ranked)
+        return builtin
+
+    def user(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W, keep, cdf, cands,
+             ranked):
+        a, a2 = rule.select(phi_x, theta, Minv, beta, inputs.cand_u[i])
+        return a, a2, pair_width(phi_x, a, a2, Minv, D)
+    return user
+
+
 @njit(cache=True)
+def builtin_pair(rule: int, cfg: LearnerConfig, i: int, phi_x: np.ndarray, theta: np.ndarray,
+                 Minv: np.ndarray, beta: float, inputs: RoundInputs, scores: np.ndarray,
+                 D: np.ndarray, W: np.ndarray, keep: np.ndarray, cdf: np.ndarray,
+                 cands: np.ndarray, ranked: np.ndarray) -> tuple[int, int, float]:
+    """The pair of a built-in rule (RULES) in round i + 1, and its width in M_t^{-1}."""
+    K = phi_x.shape[0]
+    if rule == 0:
+        a, a2, width = algorithm4_pair(phi_x, theta, Minv, beta, scores, D)
+    elif rule == 1:
+        a, a2, width = maxinp_pair(phi_x, theta, Minv, beta, scores, W, keep, D)
+    elif rule == 2:
+        c = beta if math.isnan(cfg.colstim_c) else cfg.colstim_c
+        a, a2, width = colstim_pair(phi_x, theta, Minv, c, inputs.gumbel[i],
+                                    cfg.gumbel_scale, scores, D)
+    elif rule == 3:
+        a, a2 = uniform_distinct_pair(K, inputs.arm_u[i, 0], inputs.arm_u[i, 1])
+        width = pair_width(phi_x, a, a2, Minv, D)
+    else:
+        learned_rewards(phi_x, theta, scores)
+        draw_candidates(scores, inputs.cand_u[i], cfg.tau, cfg.policy, cdf, cands)
+        rank_candidates(cands, scores, ranked)
+        a, a2 = strategy_pair(cfg.strategy, cands, ranked, cfg.quantile_rank)
+        width = pair_width(phi_x, a, a2, Minv, D)
+    return a, a2, width
+
+
+@kernel_loop
 def deployment_segment(t0: int, t1: int, inputs: RoundInputs, oracle: Oracle,
-                       cfg: LearnerConfig, state: LearnerState, acc: Accounting,
-                       record_every: bool, record_row: int) -> None:
+                       cfg: LearnerConfig, rule, model, mstate: tuple, mparams: np.ndarray,
+                       counters: np.ndarray, acc: Accounting, record_every: bool,
+                       record_row: int) -> None:
     """Rounds t0 + 1, ..., t1 (array indices t0..t1-1) of a deployment run, in place.
 
+    rule: a built-in code of RULES or a user `SelectionRule`; model: a built-in code or a user
+    reward model's kernels (`algorithms.protocol`), with its state and parameters.
     record_every=True writes record row t - 1 after every round t; otherwise only row
     `record_row` after round t1 (nothing when t1 == t0).
     """
     phi = inputs.phi
     K = phi.shape[1]
     d = phi.shape[2]
-    theta = state.theta
-    Minv = state.Minv
-    B_model = cfg.B if cfg.project else np.inf
     scores = np.empty(K)
     D = np.empty(d)
-    u = np.empty(d)
     z = np.empty(d)
     e = np.empty(d)
-    Mbuf = np.empty((d, d))
     W = np.empty((K, K)) if cfg.rule == 1 else np.empty((0, 0))
     keep = np.empty(K, dtype=np.bool_)
     cdf = np.empty(K)
@@ -217,28 +261,15 @@ def deployment_segment(t0: int, t1: int, inputs: RoundInputs, oracle: Oracle,
         t = i + 1
         xi = inputs.x[i]
         phi_x = phi[xi]
+        theta = model_estimate(model, mstate)
+        Minv = model_inverse(model, mstate)
         # ---- learner: radius and pair (reads features, theta_t, M_t^{-1}, own uniforms)
         beta = beta_at(float(t), cfg.radius_kind, d, cfg.eta, cfg.lam, cfg.L, cfg.B,
                        cfg.delta, cfg.c_beta)
-        if cfg.rule == 0:
-            a, a2, width = algorithm4_pair(phi_x, theta, Minv, beta, scores, D)
-        elif cfg.rule == 1:
-            a, a2, width = maxinp_pair(phi_x, theta, Minv, beta, scores, W, keep, D)
-        elif cfg.rule == 2:
-            c = beta if math.isnan(cfg.colstim_c) else cfg.colstim_c
-            a, a2, width = colstim_pair(phi_x, theta, Minv, c, inputs.gumbel[i],
-                                        cfg.gumbel_scale, scores, D)
-        elif cfg.rule == 3:
-            a, a2 = uniform_distinct_pair(K, inputs.arm_u[i, 0], inputs.arm_u[i, 1])
-            width = pair_width(phi_x, a, a2, Minv, D)
-        else:
-            learned_rewards(phi_x, theta, scores)
-            draw_candidates(scores, inputs.cand_u[i], cfg.tau, cfg.policy, cdf, cands)
-            rank_candidates(cands, scores, ranked)
-            a, a2 = strategy_pair(cfg.strategy, cands, ranked, cfg.quantile_rank)
-            width = pair_width(phi_x, a, a2, Minv, D)
+        a, a2, width = select_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D,
+                                   W, keep, cdf, cands, ranked)
         # ---- accounting: regret of the pair and the state theta_t against theta*
-        err_l2, err_M = _error_norms(theta, oracle.theta_star, acc.M, e)
+        err_l2, err_M = _error_norms(theta, oracle.theta_star, model_matrix(model, mstate), e)
         ledger_add(acc.ledger, oracle.rewards[xi], a, a2, beta, width, err_M, bound_applies)
         # ---- oracle: the Bradley-Terry label of the query, from the true reward gap
         for j in range(d):
@@ -246,21 +277,7 @@ def deployment_segment(t0: int, t1: int, inputs: RoundInputs, oracle: Oracle,
         w_star = oracle.rewards[xi, a] - oracle.rewards[xi, a2]
         y = bt_label(w_star, oracle.label_u[i], oracle.link_code)
         # ---- learner: reward-model update on (z_t, y_t)
-        if cfg.model == 0:
-            if omd_update(theta, Minv, z, float(y), cfg.eta, B_model, cfg.project, u, Mbuf):
-                state.counters[2] += 1
-            rank_one_update(acc.M, z, dsigmoid(np.dot(z, theta)))
-        else:
-            state.Zh[i, :] = z
-            state.yh[i] = y
-            fit, its, ok = mle_newton(state.Zh, state.yh, t, cfg.lam, B_model, theta,
-                                      cfg.mle_tol, cfg.mle_max_iter)
-            theta[:] = fit
-            state.counters[0] += its
-            if not ok:
-                state.counters[1] += 1
-            sherman_morrison_update(Minv, z, 1.0, u)
-            rank_one_update(acc.M, z, 1.0)
+        model_update(model, mstate, z, float(y), t, mparams, counters)
         # ---- outputs
         if keep_trace:
             acc.arms[i, 0] = a
@@ -271,7 +288,7 @@ def deployment_segment(t0: int, t1: int, inputs: RoundInputs, oracle: Oracle,
             acc.trace[i, 2] = err_l2
             acc.trace[i, 3] = err_M
         if keep_path:
-            acc.path[t, :] = theta
+            acc.path[t, :] = model_estimate(model, mstate)
         if record_every:
             _write_record(acc.records, i, t, acc.ledger, err_l2, err_M, beta)
     if not record_every and t1 > t0:

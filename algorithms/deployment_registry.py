@@ -37,28 +37,36 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from sim.core.checkpoints import log_checkpoints
+from sim.core.seeding import CRN_STREAMS, CommonRandomNumbers, as_seed_sequence, spawn_streams
 from sim.environment import PreferenceEnv
 from sim.feedback import context_cdf, draw_contexts
-from sim.core.seeding import CRN_STREAMS, CommonRandomNumbers, as_seed_sequence, spawn_streams
 
 from .confidence import Radius
 from .constants import practical_constants, theory_constants
 from .deployment_loop import (
-    COUNTERS, MODELS, RECORD_COLUMNS, RULES, TRACE_COLUMNS, Accounting,
-    LearnerConfig, LearnerState, Oracle, RoundInputs, deployment_segment,
+    MODELS,
+    RECORD_COLUMNS,
+    RULES,
+    TRACE_COLUMNS,
+    USER_RULE,
+    Accounting,
+    LearnerConfig,
+    Oracle,
+    RoundInputs,
+    deployment_segment,
 )
 from .llm_strategies import STRATEGIES, CandidateStrategy
 from .mle import MLE_MAX_ITER, MLE_TOL
-from .regret import (
-    INSTANCE_BOUND_CONSTANT, InstanceBoundCheck, instance_bound_violations, new_ledger,
-    per_round_regret,
-)
+from .protocol import COUNTERS, RewardModel, init_state, model_handle
+from .records import RunResult, conform, options_json, seed_fields
+from .registry import Algorithm, Option, SelectionRule, StageView, get, register, rule_handle
+from .regret import new_ledger, per_round_regret
 
 DEPLOYMENT_STREAMS: tuple[str, ...] = (*CRN_STREAMS, "algorithm")
 """Stream names of a deployment run: the common random numbers, then the algorithm's own."""
@@ -69,117 +77,68 @@ TIMING_POINTS = 20
 CONSTANT_KINDS = ("practical", "theory")
 
 
-@dataclass(frozen=True)
-class DeploymentAlgorithm:
-    """A registered deployment algorithm: its pair rule, reward model and accepted options.
-
-    Calling it runs `run_deployment` with its name.
-    """
-
-    name: str
-    rule: str
-    """Key of `deployment_loop.RULES`."""
-    model: str
-    """"omd" (one-pass, matrix Hcal_t) or "mle" (refit every round, matrix V_t)."""
-    description: str
-    defaults: dict = field(default_factory=dict)
-    """Accepted options and their defaults."""
-    strategy: str | None = None
-    """The LLM-practice strategy (rule "llm" only)."""
-
-    def __call__(self, env: PreferenceEnv, T: int, seed, **kwargs) -> "DeploymentResult":
-        return run_deployment(self.name, env, T, seed, **kwargs)
-
-    def resolve(self, options: dict) -> dict:
-        """The defaults updated by `options`; ValueError naming any option it does not accept."""
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            raise ValueError(f"{self.name} does not accept option(s) {', '.join(unknown)}; "
-                             f"accepted: {', '.join(sorted(self.defaults)) or 'none'}")
-        return {**self.defaults, **options}
+_PROJECT = Option("project", "bool", True,
+                  "OMD: project onto the B-ball (Algorithm 1 step 3); MLE: constrain the fit to "
+                  "the B-ball")
 
 
-def _registry() -> dict[str, DeploymentAlgorithm]:
+def _llm_options(strategy: str) -> tuple[Option, ...]:
+    opts = [Option("n", "object", 16, "candidates drawn per round (int >= 2)"),
+            Option("tau", "object", 1.0, "softmax temperature of the candidate policy (> 0)"),
+            Option("policy", "object", "softmax", "candidate policy: softmax or uniform"),
+            _PROJECT]
+    if strategy == "quantile":
+        opts.insert(1, Option("q", "object", 4.0, "show the candidate at the top 1/q quantile"))
+    return tuple(opts)
+
+
+def _builtins() -> list[Algorithm]:
     algs = [
-        DeploymentAlgorithm("algorithm4", "algorithm4", "omd",
-                            "the paper's Algorithm 4: greedy first arm, optimistic second arm "
-                            "with 2 beta_t ||.||_{Hcal_t^-1}, one-pass OMD update",
-                            {"project": True}),
-        DeploymentAlgorithm("dueling-rl-mle", "algorithm4", "mle",
-                            "Algorithm 4's rule on the MLE refit every round with V_t "
-                            "(Dueling-RL style, Saha et al. 2023)", {"project": True}),
-        DeploymentAlgorithm("maxinp-mle", "maxinp", "mle",
-                            "MaxInP (Saha 2021): candidates not dominated under the confidence "
-                            "set, pair of maximum ||phi_i - phi_j||_{V^-1}", {"project": True}),
-        DeploymentAlgorithm("colstim-mle", "colstim", "mle",
-                            "CoLSTIM (Bengs et al. 2022): Gumbel-perturbed first arm, "
-                            "optimistic second arm with c ||.||_{V^-1}",
-                            {"project": True, "gumbel_scale": 1.0, "c": None}),
-        DeploymentAlgorithm("random-pair-omd", "random-pair", "omd",
-                            "uniform random pair of distinct arms (OMD fitted for the error "
-                            "columns only)", {"project": True}),
+        Algorithm("algorithm4", "deployment", "algorithm4", "omd", "greedy",
+                  "the paper's Algorithm 4: greedy first arm, optimistic second arm "
+                  "with 2 beta_t ||.||_{Hcal_t^-1}, one-pass OMD update", (_PROJECT,),
+                  builtin=True),
+        Algorithm("dueling-rl-mle", "deployment", "algorithm4", "mle", "greedy",
+                  "Algorithm 4's rule on the MLE refit every round with V_t "
+                  "(Dueling-RL style, Saha et al. 2023)", (_PROJECT,), builtin=True),
+        Algorithm("maxinp-mle", "deployment", "maxinp", "mle", "greedy",
+                  "MaxInP (Saha 2021): candidates not dominated under the confidence "
+                  "set, pair of maximum ||phi_i - phi_j||_{V^-1}", (_PROJECT,), builtin=True),
+        Algorithm("colstim-mle", "deployment", "colstim", "mle", "greedy",
+                  "CoLSTIM (Bengs et al. 2022): Gumbel-perturbed first arm, "
+                  "optimistic second arm with c ||.||_{V^-1}",
+                  (_PROJECT, Option("gumbel_scale", "object", 1.0,
+                                    "scale of the Gumbel perturbation (>= 0)"),
+                   Option("c", "object", None, "exploration coefficient (>= 0); None: beta_t")),
+                  builtin=True),
+        Algorithm("random-pair-omd", "deployment", "random-pair", "omd", "greedy",
+                  "uniform random pair of distinct arms (OMD fitted for the error "
+                  "columns only)", (_PROJECT,), builtin=True),
     ]
     for strategy in STRATEGIES:
         for model in MODELS:
-            defaults = {"n": 16, "tau": 1.0, "policy": "softmax", "project": True}
-            if strategy == "quantile":
-                defaults["q"] = 4.0
-            algs.append(DeploymentAlgorithm(
-                f"llm-{strategy}-{model}", "llm", model,
+            algs.append(Algorithm(
+                f"llm-{strategy}-{model}", "deployment", "llm", model, "greedy",
                 f"LLM-practice strategy {strategy}: n candidates from the current policy, ranked "
-                f"by the learned reward; reward model {model}", defaults, strategy))
-    return {a.name: a for a in algs}
+                f"by the learned reward; reward model {model}", _llm_options(strategy),
+                variant={"strategy": strategy}, builtin=True))
+    return algs
 
 
-DEPLOYMENT_ALGORITHMS: dict[str, DeploymentAlgorithm] = _registry()
-"""Name -> runner of every deployment algorithm."""
+for _alg in _builtins():
+    register(_alg)
+
+DEPLOYMENT_ALGORITHMS: Mapping[str, Algorithm] = StageView(("deployment",))
+"""Name -> every registered deployment algorithm (a live view of `algorithms.registry`)."""
+DeploymentAlgorithm = Algorithm
+"""The registry's one algorithm type (kept as a name for the deployment stage)."""
+DeploymentResult = RunResult
+"""The one result type of both stages (`algorithms.records.RunResult`)."""
 
 
-def get_deployment_algorithm(name: str) -> DeploymentAlgorithm:
-    """The registered algorithm of that name; ValueError listing the known names otherwise."""
-    try:
-        return DEPLOYMENT_ALGORITHMS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown deployment algorithm {name!r}; known: "
-                         f"{', '.join(DEPLOYMENT_ALGORITHMS)}") from None
-
-
-@dataclass(frozen=True, eq=False)
-class DeploymentResult:
-    """What one deployment run produced."""
-
-    algorithm: str
-    records: pd.DataFrame
-    """Tidy table: one row per round (checkpoints=None) or per log-spaced checkpoint; columns
-    algorithm, t, regret (cumulative average-form regret), regret_weak, regret_strong,
-    err_l2 and err_hcal (||theta_t - theta*|| in the 2-norm and in the norm of the learner's
-    matrix Hcal_t or V_t, for the estimate that chose round t's pair), beta (beta_t),
-    in_confidence_set (theta* in C_s for all s <= t), instance_bound (cumulative
-    (7/2) sum_s beta_s ||z_s||_{M_s^-1}; NaN for rules the bound does not cover),
-    same_arm_rounds (rounds s <= t with a'_s = a_s, where z_s = 0 and the model learns
-    nothing), wall_time
-    (seconds of loop time up to round t), wall_time_measured, and the configuration columns
-    constants, radius, c_beta, delta, reward_model, confidence_matrix, project."""
-    theta: np.ndarray
-    """theta_{T+1}, the learner's final estimate."""
-    rounds: pd.DataFrame | None
-    """Per-round trace (checkpoints=None only): t, x, a, a2, y, regret, regret_weak,
-    regret_strong, beta, width (||z_t||_{M_t^-1}), err_l2, err_hcal, in_set (this round)."""
-    theta_path: np.ndarray | None
-    """(T + 1, d) theta_1 = 0, ..., theta_{T+1} when run with keep_path=True."""
-    config: dict
-    """Everything that determines the run (algorithm, options, constants, radius, T, ...)."""
-    counters: dict
-    """Newton iterations and unconverged refits (MLE), active projections (OMD)."""
-
-    def instance_bound_check(self,
-                             constant: float = INSTANCE_BOUND_CONSTANT) -> InstanceBoundCheck:
-        """regret_t <= constant beta_t ||z_t|| on every round with theta* in C_t (needs `rounds`)."""
-        if self.rounds is None:
-            raise ValueError("the per-round trace is kept only when checkpoints=None")
-        r = self.rounds
-        return instance_bound_violations(r["regret"], r["beta"], r["width"], r["in_set"],
-                                         constant=constant)
+def get_deployment_algorithm(name: str | Algorithm) -> Algorithm:
+    """The registered deployment algorithm of that name; ValueError listing the known names."""
+    return get(name, "deployment")
 
 
 def _check_T(T) -> int:
@@ -212,20 +171,45 @@ def _check_real(name: str, value, *, positive: bool) -> float:
     return float(value)
 
 
-def run_deployment(algorithm: str, env: PreferenceEnv, T: int, seed, *,
+def run_deployment(algorithm: str | Algorithm, env: PreferenceEnv, T: int, seed, *,
                    constants: str = "practical", radius: Radius | None = None,
                    checkpoints: int | None = None, crn: CommonRandomNumbers | None = None,
                    keep_path: bool = False, oracle_rewards: np.ndarray | None = None,
-                   **options) -> DeploymentResult:
+                   **options) -> RunResult:
     """Run a registered deployment algorithm for T rounds on env.
 
-    constants: "practical" or "theory" eta and lambda (`algorithms.constants`). radius: the
-    confidence radius (default Radius(): practical, c_beta = 1, delta = 0.05). checkpoints:
-    None records every round (and keeps the per-round trace); an int n records about n
-    log-spaced rounds (`sim.core.checkpoints.log_checkpoints`). crn: uniforms to use instead of
-    CommonRandomNumbers.draw(seed, T) (must have T rounds); the algorithm stream still comes
-    from seed. keep_path: also return theta_1..theta_{T+1}. options: the algorithm's own (see
-    DEPLOYMENT_ALGORITHMS[name].defaults).
+    Parameters
+    ----------
+    algorithm : str or Algorithm
+        A name of the registry (`algorithms.registry.names("deployment")`), `module:attribute`
+        of a user algorithm, or an `Algorithm`.
+    env : sim.PreferenceEnv
+        The environment; theta* enters only the label oracle and the accounting.
+    T : int
+        Rounds (>= 1).
+    seed : int or numpy.random.SeedSequence
+        Seed of the common random numbers and of the algorithm's own stream.
+    constants : {"practical", "theory"}
+        eta and lambda (`algorithms.constants`).
+    radius : Radius, optional
+        The confidence radius (default Radius(): practical, c_beta = 1, delta = 0.05).
+    checkpoints : int, optional
+        None records every round (and keeps the per-round trace); an int n records about n
+        log-spaced rounds (`sim.core.checkpoints.log_checkpoints`).
+    crn : CommonRandomNumbers, optional
+        Uniforms to use instead of CommonRandomNumbers.draw(seed, T) (T rounds); the
+        algorithm's own stream still comes from seed.
+    keep_path : bool
+        Also return theta_1..theta_{T+1}.
+    oracle_rewards : (n_x, K) array, optional
+        A reward table for the labels and the regret instead of phi' theta*.
+    **options
+        The algorithm's own (`Algorithm.options`).
+
+    Returns
+    -------
+    RunResult
+        records in `algorithms.records.schema("deployment")`.
     """
     spec = get_deployment_algorithm(algorithm)
     if not isinstance(env, PreferenceEnv):
@@ -244,14 +228,16 @@ def run_deployment(algorithm: str, env: PreferenceEnv, T: int, seed, *,
     n_ckpt = _check_checkpoints(checkpoints)
     keep_path = _check_bool("keep_path", keep_path)
     opts = spec.resolve(options)
-    project = _check_bool("project", opts["project"])
+    project = _check_bool("project", opts.get("project", True))
+    user_rule = isinstance(spec.selector, SelectionRule)
+    user_model = isinstance(spec.model, RewardModel)
 
     strategy = None
-    if spec.rule == "llm":
-        strategy = CandidateStrategy(spec.strategy, n=opts["n"], q=opts.get("q"),
+    if spec.selector == "llm":
+        strategy = CandidateStrategy(spec.variant["strategy"], n=opts["n"], q=opts.get("q"),
                                      tau=opts["tau"], policy=opts["policy"])
     gumbel_scale, colstim_c = 0.0, math.nan
-    if spec.rule == "colstim":
+    if spec.selector == "colstim":
         gumbel_scale = _check_real("gumbel_scale", opts["gumbel_scale"], positive=False)
         if opts["c"] is not None:
             colstim_c = _check_real("c", opts["c"], positive=False)
@@ -262,13 +248,19 @@ def run_deployment(algorithm: str, env: PreferenceEnv, T: int, seed, *,
     elif not isinstance(crn, CommonRandomNumbers) or crn.T != T:
         raise ValueError(f"crn must be a CommonRandomNumbers with T = {T} rounds")
     algo_rng = spawn_streams(seed_seq, DEPLOYMENT_STREAMS)["algorithm"]
-    gumbel = algo_rng.gumbel(size=(T, K)) if spec.rule == "colstim" else np.empty((0, 0))
-    cand_u = algo_rng.random((T, strategy.n)) if strategy is not None else np.empty((0, 0))
+    gumbel = algo_rng.gumbel(size=(T, K)) if spec.selector == "colstim" else np.empty((0, 0))
+    if strategy is not None:
+        cand_u = algo_rng.random((T, strategy.n))
+    elif isinstance(spec.selector, SelectionRule):
+        cand_u = algo_rng.random((T, int(spec.selector.n_uniforms)))
+    else:
+        cand_u = np.empty((0, 0))
     x = draw_contexts(context_cdf(env.rho), crn.context_u)
 
     c = (theory_constants if constants == "theory" else practical_constants)(env.d, env.L, env.B)
     cfg = LearnerConfig(
-        rule=RULES[spec.rule], model=MODELS[spec.model], eta=float(c.eta), lam=float(c.lam),
+        rule=USER_RULE if user_rule else RULES[spec.selector_name],
+        model=-1 if user_model else MODELS[spec.model_name], eta=float(c.eta), lam=float(c.lam),
         B=float(env.B), project=project, L=float(env.L), radius_kind=radius.code,
         delta=float(radius.delta), c_beta=float(radius.c_beta), gumbel_scale=gumbel_scale,
         colstim_c=colstim_c, strategy=strategy.code if strategy else 0,
@@ -285,62 +277,95 @@ def run_deployment(algorithm: str, env: PreferenceEnv, T: int, seed, *,
                              f"shape {true_rewards.shape}")
     oracle = Oracle(theta_star=env.theta_star, rewards=true_rewards,
                     label_u=crn.label_u, link_code=env.link_code)
-    is_mle = spec.model == "mle"
-    state = LearnerState(theta=np.zeros(d), Minv=np.eye(d) / c.lam,
-                         Zh=np.zeros((T, d)) if is_mle else np.zeros((0, d)),
-                         yh=np.zeros(T) if is_mle else np.zeros(0),
-                         counters=np.zeros(len(COUNTERS), dtype=np.int64))
+    model, mparams = _model_and_params(spec, c.eta, c.lam, env.B, env.L, project)
+    mstate = init_state(model, d, T, mparams, float(c.lam))
+    counters = np.zeros(len(COUNTERS), dtype=np.int64)
     every = n_ckpt is None
-    timed = log_checkpoints(T, TIMING_POINTS if every else n_ckpt)
+    timed = log_checkpoints(T, TIMING_POINTS if n_ckpt is None else n_ckpt)
     n_rows = T if every else timed.shape[0]
     path = np.zeros((T + 1, d)) if keep_path else np.zeros((0, d))
-    acc = Accounting(M=c.lam * np.eye(d), ledger=new_ledger(),
-                     records=np.zeros((n_rows, len(RECORD_COLUMNS))),
-                     arms=np.zeros((T if every else 0, 3), dtype=np.int64),
-                     trace=np.zeros((T, 4)) if every else np.zeros((0, 4)), path=path)
+    acc = Accounting(ledger=new_ledger(), records=np.zeros((n_rows, len(RECORD_COLUMNS))),
+                     arms=np.zeros((T if every or user_rule else 0, 3), dtype=np.int64),
+                     trace=np.zeros((T if every or user_rule else 0, 4)), path=path)
+    rule = rule_handle(spec.selector) if isinstance(spec.selector, SelectionRule) else cfg.rule
+    handle = model_handle(model)
 
-    deployment_segment(0, 0, inputs, oracle, cfg, state, acc, every, 0)  # compile or load
+    deployment_segment(0, 0, inputs, oracle, cfg, rule, handle, mstate, mparams, counters, acc,
+                       every, 0)  # compile or load
     wall = np.empty(timed.shape[0])
     start = time.perf_counter()
     t_prev = 0
     for k, t_end in enumerate(timed):
-        deployment_segment(t_prev, int(t_end), inputs, oracle, cfg, state, acc, every, k)
+        deployment_segment(t_prev, int(t_end), inputs, oracle, cfg, rule, handle, mstate,
+                           mparams, counters, acc, every, k)
         wall[k] = time.perf_counter() - start
         t_prev = int(t_end)
+    if user_rule:
+        _check_user_pairs(spec, acc.arms, K)
 
-    config = dict(algorithm=spec.name, rule=spec.rule, reward_model=spec.model,
+    theta = _final_estimate(model, mstate)
+    s_int, s_key = seed_fields(seed)
+    matrix = spec.model.matrix_name if isinstance(spec.model, RewardModel) else \
+        ("V" if spec.model == "mle" else "Hcal")
+    config = dict(algorithm=spec.name, stage="deployment", selector=spec.selector_name,
+                  rule=spec.selector_name, reward_model=spec.model_name, output=spec.output,
                   options=dict(opts), constants=constants, eta=float(c.eta), lam=float(c.lam),
                   radius=radius.kind, delta=float(radius.delta), c_beta=float(radius.c_beta),
                   project=project, T=T, checkpoints=n_ckpt, env=env.name,
-                  confidence_matrix="V" if is_mle else "Hcal", link=env.link)
+                  confidence_matrix=matrix, link=env.link, seed=s_int, seed_key=s_key)
     records = _records_frame(spec.name, acc.records, timed, wall, every, config)
     rounds = None
     if every:
         rounds = _rounds_frame(oracle.rewards, x, acc.arms, acc.trace)
-    counters = {name: int(v) for name, v in zip(COUNTERS, state.counters)}
-    return DeploymentResult(algorithm=spec.name, records=records, theta=state.theta.copy(),
-                            rounds=rounds, theta_path=path if keep_path else None,
-                            config=config, counters=counters)
+    counter_dict = {name: int(v) for name, v in zip(COUNTERS, counters)}
+    return RunResult(algorithm=spec.name, stage="deployment", records=records, theta=theta,
+                     config=config, counters=counter_dict, rounds=rounds,
+                     theta_path=path if keep_path else None)
+
+
+def _model_and_params(spec: Algorithm, eta: float, lam: float, B: float, L: float,
+                      project: bool) -> tuple[int | RewardModel, np.ndarray]:
+    """The loop's model (built-in code or user model) and its parameter vector."""
+    if isinstance(spec.model, RewardModel):
+        return spec.model, spec.model.make_params(eta, lam, B, L, project)
+    if spec.model == "omd":
+        return MODELS["omd"], np.array([eta, lam, B, 1.0 if project else 0.0])
+    if spec.model == "mle":
+        return MODELS["mle"], np.array([lam, B if project else np.inf, MLE_TOL,
+                                        float(MLE_MAX_ITER)])
+    raise ValueError(f"{spec.name}: reward model {spec.model!r} has no deployment loop; use omd, "
+                     "mle or a RewardModel")
+
+
+def _final_estimate(model: int | RewardModel, state: tuple) -> np.ndarray:
+    if isinstance(model, RewardModel):
+        theta = np.array(model.estimate(state), dtype=np.float64, copy=True)
+    else:
+        theta = state[0].copy()
+    return theta
+
+
+def _check_user_pairs(spec: Algorithm, arms: np.ndarray, K: int) -> None:
+    a, a2 = arms[:, 0], arms[:, 1]
+    bad = (a < 0) | (a >= K) | (a2 < 0) | (a2 >= K)
+    if np.any(bad):
+        t = int(np.flatnonzero(bad)[0]) + 1
+        raise ValueError(f"{spec.name}: selection rule {spec.selector_name!r} returned arms "
+                         f"({int(a[t - 1])}, {int(a2[t - 1])}) outside 0..{K - 1} in round {t}")
 
 
 def _records_frame(name: str, rows: np.ndarray, timed: np.ndarray, wall: np.ndarray,
                    every: bool, config: dict) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
-    df["t"] = df["t"].astype(np.int64)
-    df["in_confidence_set"] = df["in_confidence_set"].astype(bool)
-    df["same_arm_rounds"] = df["same_arm_rounds"].astype(np.int64)
     if every:
         # measured at the timed rounds; linear in t in between (flagged by wall_time_measured)
         df["wall_time"] = np.interp(df["t"].to_numpy(np.float64), np.r_[0.0, timed], np.r_[0.0, wall])
-        df["wall_time_measured"] = np.isin(df["t"].to_numpy(), timed)
+        df["wall_time_measured"] = np.isin(df["t"].to_numpy().astype(np.int64), timed)
     else:
         df["wall_time"] = wall
         df["wall_time_measured"] = True
-    df.insert(0, "algorithm", name)
-    for col in ("constants", "radius", "c_beta", "delta", "reward_model", "confidence_matrix",
-                "project"):
-        df[col] = config[col]
-    return df
+    df["project"] = config["project"]
+    return conform(df, "deployment", {**config, "options": options_json(config["options"])})
 
 
 def _rounds_frame(rewards: np.ndarray, x: np.ndarray, arms: np.ndarray,

@@ -70,12 +70,9 @@ behaviour (the queries' source: the behaviour policy, "uniform" for random selec
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
-from functools import cache
-from typing import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
-import pandas as pd
 
 from sim.behaviour import (
     BEHAVIOURS,
@@ -86,14 +83,20 @@ from sim.behaviour import (
     behaviour_reference,
 )
 from sim.core.checkpoints import log_checkpoints
-from sim.environment import PreferenceEnv
 from sim.core.seeding import CommonRandomNumbers, SeedLike, as_seed_sequence
+from sim.environment import PreferenceEnv
 
 from . import active as act
 from .confidence import Radius
 from .constants import OMDConstants, practical_constants, theory_constants
+from .mle import MLE_TOL
+from .pessimism import FW_TOL
+from .protocol import RewardModel
+from .records import RunResult, conform, options_json, seed_fields
+from .registry import TRAINING_STAGES, Algorithm, Option, StageView, get, register
 from .training_metrics import checkpoint_records, draw_eval_set
 from .training_runners import (
+    TRAINING_FW_MAX_ITER,
     LabelOracle,
     ProblemView,
     RunConfig,
@@ -104,6 +107,8 @@ from .training_runners import (
     passive_sgd_runner,
     random_mle_runner,
     random_omd_runner,
+    user_active_runner,
+    user_passive_runner,
 )
 
 REFERENCES = ("zero", "behaviour")
@@ -113,118 +118,145 @@ behaviour policy's mean feature."""
 
 # --------------------------------------------------------------------------- registry
 
+_OPT = {o.name: o for o in (
+    Option("project", "bool", True, "keep the estimate in the B-ball (Algorithm 1 step 3)"),
+    Option("fw_tol", "float", FW_TOL, "Frank-Wolfe duality-gap tolerance", positive=True),
+    Option("fw_max_iter", "int", TRAINING_FW_MAX_ITER, "Frank-Wolfe iteration cap", minimum=1),
+    Option("skew_eps", "float", DEFAULT_SKEW_EPS,
+           "skewed behaviour: probability of showing an optimal arm", minimum=0.0),
+    Option("c_zhu", "float", 1.0, "scale of the radius beta_Zhu of the unweighted V",
+           positive=True),
+    Option("mle_tol", "float", MLE_TOL, "Newton tolerance of the MLE refits", positive=True),
+    Option("sgd_lr", "float", 1.0, "SGD learning rate", positive=True),
+    Option("sgd_schedule", "choice", "inv_sqrt", "SGD step schedule: lr / sqrt(t) or constant",
+           choices=("inv_sqrt", "constant")),
+    Option("pool", "object", None, "query pool: (P, 3) int array of rows (x, a, a'); None: all "
+           "pairs of contexts with rho_x > 0", optional=True),
+    Option("replacement", "bool", True, "a pool pair may be queried more than once"),
+    Option("pair_norms", "choice", "incremental", "pool norms by rank-one downdates "
+           "(incremental) or recomputed every round", choices=("incremental", "recompute")),
+)}
 
-@dataclass(frozen=True)
-class TrainingAlgorithm:
-    """A registered training algorithm."""
 
-    name: str
-    stage: str
-    """"passive" or "active"."""
-    feedback: str
-    """"data": the runner gets the queries and labels; "oracle": it chooses its queries and
-    calls the label oracle."""
-    runner: Callable
-    options: tuple[str, ...]
-    """Option names `run_training` accepts for it."""
-    description: str
-    projects: bool = True
-    """Whether the estimate stays in the B-ball (unless the option project=False is given)."""
+def _opts(*names: str) -> tuple[Option, ...]:
+    return tuple(_OPT[n] for n in names)
 
 
 _FW = ("fw_tol", "fw_max_iter")
 _PASSIVE = ("skew_eps",)
 _POOL = ("pool", "replacement")
 
-TRAINING_ALGORITHMS: dict[str, TrainingAlgorithm] = {
-    a.name: a for a in (
-        TrainingAlgorithm(
-            "passive-omd-pessimistic", "passive", "data", passive_omd_runner("pessimistic"),
+USER_PASSIVE_OPTIONS = _opts("project", *_FW, *_PASSIVE)
+"""Options of a passive algorithm with a user reward model."""
+USER_ACTIVE_OPTIONS = _opts("project", *_POOL)
+"""Options of an active algorithm with a user reward model."""
+
+
+def _builtins() -> list[Algorithm]:
+    def alg(name, stage, selector, model, output, options, description, **variant):
+        return Algorithm(name, stage, selector, model, output, description, _opts(*options),
+                         variant=variant, builtin=True)
+    return [
+        alg("passive-omd-pessimistic", "passive", "behaviour", "omd", "pessimistic",
             ("project", *_FW, *_PASSIVE),
             "Algorithm 2: one-pass OMD, exact pessimistic policy (Frank-Wolfe)"),
-        TrainingAlgorithm(
-            "passive-omd-lcb-proxy", "passive", "data", passive_omd_runner("lcb-proxy"),
+        alg("passive-omd-lcb-proxy", "passive", "behaviour", "omd", "lcb-proxy",
             ("project", *_PASSIVE),
             "one-pass OMD, per-context LCB (a proxy for the pessimistic policy)"),
-        TrainingAlgorithm(
-            "passive-omd-greedy", "passive", "data", passive_omd_runner("greedy"),
+        alg("passive-omd-greedy", "passive", "behaviour", "omd", "greedy",
             ("project", *_PASSIVE), "one-pass OMD, greedy policy"),
-        TrainingAlgorithm(
-            "passive-mle-pessimistic-zhu", "passive", "data", passive_mle_runner("pessimistic"),
+        alg("passive-mle-pessimistic-zhu", "passive", "behaviour", "mle", "pessimistic",
             ("c_zhu", "mle_tol", *_FW, *_PASSIVE),
             "pessimistic MLE of Zhu, Jordan, Jiao (2023): V_T and beta_Zhu"),
-        TrainingAlgorithm(
-            "passive-mle-greedy", "passive", "data", passive_mle_runner("greedy"),
+        alg("passive-mle-greedy", "passive", "behaviour", "mle", "greedy",
             ("c_zhu", "mle_tol", *_PASSIVE), "MLE, greedy policy"),
-        TrainingAlgorithm(
-            "passive-sgd-greedy", "passive", "data", passive_sgd_runner,
+        alg("passive-sgd-greedy", "passive", "behaviour", "sgd", "greedy",
             ("sgd_lr", "sgd_schedule", *_PASSIVE), "one-pass SGD, greedy policy"),
-        TrainingAlgorithm(
-            "active-omd", "active", "oracle", active_omd_runner,
+        alg("active-omd", "active", "max-norm", "omd", "average",
             (*_POOL, "pair_norms", "project"),
             "Algorithm 3: maximum ||z||_{Hcal^-1} + one-pass OMD, greedy on theta_bar"),
-        TrainingAlgorithm(
-            "apo", "active", "oracle", active_mle_runner(act.APO),
-            (*_POOL, "c_zhu", "mle_tol"),
-            "APO (Das et al. 2024): maximum ||z||_{V^-1} (unweighted) + MLE refit every round"),
-        TrainingAlgorithm(
-            "apo-weighted", "active", "oracle", active_mle_runner(act.APO_WEIGHTED),
-            (*_POOL, "mle_tol"),
-            "APO with the sigma'-weighted MLE Hessian + MLE refit every round"),
-        TrainingAlgorithm(
-            "active-mle", "active", "oracle", active_mle_runner(act.ACTIVE_MLE),
-            (*_POOL, "mle_tol"),
-            "the paper's selection (Hcal as in OMD) + MLE refit every round"),
-        TrainingAlgorithm(
-            "random-omd", "active", "data", random_omd_runner, ("project",),
+        alg("apo", "active", "max-norm", "mle", "last", (*_POOL, "c_zhu", "mle_tol"),
+            "APO (Das et al. 2024): maximum ||z||_{V^-1} (unweighted) + MLE refit every round",
+            mode=act.APO, matrix="V"),
+        alg("apo-weighted", "active", "max-norm", "mle", "last", (*_POOL, "mle_tol"),
+            "APO with the sigma'-weighted MLE Hessian + MLE refit every round",
+            mode=act.APO_WEIGHTED, matrix="W"),
+        alg("active-mle", "active", "max-norm", "mle", "last", (*_POOL, "mle_tol"),
+            "the paper's selection (Hcal as in OMD) + MLE refit every round",
+            mode=act.ACTIVE_MLE, matrix="Hcal"),
+        alg("random-omd", "active", "uniform", "omd", "average", ("project",),
             "uniform random pairs + one-pass OMD, greedy on theta_bar"),
-        TrainingAlgorithm(
-            "random-mle", "active", "data", random_mle_runner, ("c_zhu", "mle_tol"),
+        alg("random-mle", "active", "uniform", "mle", "last", ("c_zhu", "mle_tol"),
             "uniform random pairs + MLE (refit at the checkpoints)"),
-    )
-}
-"""Every training algorithm by name."""
+    ]
 
 
-def get_training_algorithm(name: str) -> TrainingAlgorithm:
-    """The registered algorithm of that name; ValueError listing the known names otherwise."""
-    try:
-        return TRAINING_ALGORITHMS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown training algorithm {name!r}; known: "
-                         f"{', '.join(TRAINING_ALGORITHMS)}") from None
+for _alg in _builtins():
+    register(_alg)
+
+TRAINING_ALGORITHMS: Mapping[str, Algorithm] = StageView(TRAINING_STAGES)
+"""Name -> every registered training algorithm (a live view of `algorithms.registry`)."""
+TrainingAlgorithm = Algorithm
+"""The registry's one algorithm type (kept as a name for the training stage)."""
+TrainingResult = RunResult
+"""The one result type of both stages (`algorithms.records.RunResult`)."""
+
+
+def _runner(algo: Algorithm) -> Callable:
+    """The implementation of a training algorithm's (stage, selector, model, output) tuple."""
+    if isinstance(algo.model, RewardModel):
+        if algo.stage == "passive":
+            return user_passive_runner(algo.model, algo.output)
+        return user_active_runner(algo.model, algo.selector_name, algo.output)
+    key = (algo.stage, algo.selector, algo.model)
+    if key == ("passive", "behaviour", "omd"):
+        return passive_omd_runner(algo.output)
+    if key == ("passive", "behaviour", "mle"):
+        return passive_mle_runner(algo.output)
+    if key == ("passive", "behaviour", "sgd") and algo.output == "greedy":
+        return passive_sgd_runner
+    if key == ("active", "max-norm", "omd") and algo.output == "average":
+        return active_omd_runner
+    if key == ("active", "max-norm", "mle") and algo.output == "last":
+        return active_mle_runner(algo.variant.get("mode", act.ACTIVE_MLE))
+    if key == ("active", "uniform", "omd") and algo.output == "average":
+        return random_omd_runner
+    if key == ("active", "uniform", "mle") and algo.output == "last":
+        return random_mle_runner
+    raise ValueError(f"{algo.name}: no training loop for the built-in combination "
+                     f"{algo.stage}/{algo.selector}/{algo.model}/{algo.output}; give a "
+                     "RewardModel to run the generic loops")
+
+
+def _queries_from_data(algo: Algorithm) -> bool:
+    """Passive algorithms and uniform selection get their queries; max-norm selection asks
+    the label oracle."""
+    return algo.stage == "passive" or algo.selector == "uniform"
+
+
+def get_training_algorithm(name: str | Algorithm) -> Algorithm:
+    """The registered training algorithm of that name (or `module:attribute`); ValueError
+    listing the known names otherwise."""
+    return get(name, TRAINING_STAGES)
 
 
 # ------------------------------------------------------------------------------ run
 
 
-@dataclass
-class TrainingResult:
-    """Outcome of `run_training`."""
-
-    algorithm: str
-    records: pd.DataFrame
-    """One row per checkpoint (module docstring)."""
-    theta: np.ndarray
-    """Final estimate behind the output policy."""
-    policy: np.ndarray
-    """Final output policy: (n_x,) arms, or (n_x, K) probabilities for the pessimistic one."""
-    queries: tuple
-    """(x, a, a2, y) of the T rounds."""
-    info: dict
-    """The configuration, eta and lambda, and per algorithm: widths (active selection:
-    ||z_t|| in the inverse selection matrix, per round), pool_size, mle_failures (refits
-    that did not reach the Newton tolerance)."""
+_WARM: set = set()
 
 
-@cache
-def _warm_kernels(algorithm: str) -> None:
+def _warm_kernels(algo: Algorithm) -> None:
     """Compile (or load from the cache) an algorithm's kernels once per process, so that the
     first checkpoint's wall time does not include it."""
+    key = (algo.name, id(algo.model), id(algo.selector))
+    if key in _WARM:
+        return
     from sim.generators import random_directions_env
 
     env = random_directions_env(2, 3, 2, seed=0)
-    _run_training(algorithm, env, 3, 0, checkpoints=np.array([1, 3]), n_eval=2)
+    _run_training(algo, env, 3, 0, checkpoints=np.array([1, 3]), n_eval=2)
+    _WARM.add(key)
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -257,7 +289,7 @@ def _constants(kind, d: int, L: float, B: float) -> OMDConstants:
     raise ValueError(f"constants must be 'practical', 'theory' or an OMDConstants, got {kind!r}")
 
 
-def run_training(algorithm: str, env: PreferenceEnv, T: int, seed: SeedLike, *,
+def run_training(algorithm: str | Algorithm, env: PreferenceEnv, T: int, seed: SeedLike, *,
                  constants: str | OMDConstants = "practical", radius: Radius = Radius(),
                  behaviour: str | LoggedData = "uniform", reference: str = "zero",
                  checkpoints: int | np.ndarray = 20, n_eval: int = 2000,
@@ -276,8 +308,9 @@ def run_training(algorithm: str, env: PreferenceEnv, T: int, seed: SeedLike, *,
     (TRAINING_ALGORITHMS[name].options), e.g. replacement=False, pair_norms="recompute",
     c_zhu=1.0, fw_tol=1e-8, sgd_lr=1.0, project=False.
     """
-    _warm_kernels(get_training_algorithm(algorithm).name)
-    return _run_training(algorithm, env, T, seed, constants=constants, radius=radius,
+    algo = get_training_algorithm(algorithm)
+    _warm_kernels(algo)
+    return _run_training(algo, env, T, seed, constants=constants, radius=radius,
                          behaviour=behaviour, reference=reference, checkpoints=checkpoints,
                          n_eval=n_eval, crn=crn, **options)
 
@@ -291,10 +324,7 @@ def _run_training(algorithm, env, T, seed, *, constants="practical", radius=Radi
     T = _check_int("T", T, 1)
     n_eval = _check_int("n_eval", n_eval, 0)
     as_seed_sequence(seed)
-    unknown = sorted(set(options) - set(algo.options))
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for {algorithm!r}; accepted: "
-                         f"{', '.join(algo.options) or 'none'}")
+    options = algo.resolve(options)
     if not isinstance(radius, Radius):
         raise ValueError(f"radius must be an algorithms.confidence.Radius, got {radius!r}")
     if reference not in REFERENCES:
@@ -328,34 +358,47 @@ def _run_training(algorithm, env, T, seed, *, constants="practical", radius=Radi
         behaviour_name = "logged" if isinstance(behaviour, LoggedData) else behaviour
     else:
         v, v_x = np.zeros(env.d), np.zeros((env.n_x, env.d))
-        behaviour_name = "active" if algo.feedback == "oracle" else "uniform"
+        behaviour_name = "uniform" if _queries_from_data(algo) else "active"
     if reference == "zero":
         v, v_x = np.zeros(env.d), np.zeros((env.n_x, env.d))
     cfg = RunConfig(T, ck, _constants(constants, env.d, env.L, env.B), radius, v, v_x,
                     options)
     view = ProblemView.of(env)
-    if algo.feedback == "data":
+    runner = _runner(algo)
+    if _queries_from_data(algo):
         queries = behaviour_queries(env, behaviour if algo.stage == "passive" else "uniform",
                                     crn, eps)
-        out = algo.runner(view, queries, cfg)
+        out = runner(view, queries, cfg)
     else:
-        out = algo.runner(view, LabelOracle(env.theta_star, crn.label_u, env.link_code), cfg)
+        out = runner(view, LabelOracle(env.theta_star, crn.label_u, env.link_code), cfg)
 
     ev = draw_eval_set(env, seed, n_eval) if n_eval else None
     records = checkpoint_records(algo.name, algo.stage, env, cfg, out, ev)
-    config = dict(constants=cfg.constants.kind, radius=radius.kind, delta=radius.delta,
-                  c_beta=radius.c_beta, reference=reference, behaviour=behaviour_name,
-                  seed=_seed_label(seed), T=T, env=env.name)
-    for key, val in config.items():
-        records[key] = val
+    s_int, s_key = seed_fields(seed)
+    config = dict(algorithm=algo.name, stage=algo.stage, selector=algo.selector_name,
+                  reward_model=algo.model_name, output=algo.output,
+                  confidence_matrix=_confidence_matrix(algo), constants=cfg.constants.kind,
+                  eta=float(cfg.constants.eta), lam=float(cfg.constants.lam),
+                  radius=radius.kind, delta=radius.delta, c_beta=radius.c_beta,
+                  reference=reference, behaviour=behaviour_name, seed=s_int, seed_key=s_key,
+                  T=T, env=env.name, options=dict(options))
+    for key in ("reference", "behaviour"):
+        records[key] = config[key]
+    records = conform(records, "training", {**config, "options": options_json(options)})
     info = dict(out.info, config=config, radius=radius, eta=cfg.constants.eta,
                 lam=cfg.constants.lam)
-    return TrainingResult(algorithm, records, out.thetas[-1].copy(), out.policies[-1],
-                          out.queries, info)
+    return RunResult(algo.name, algo.stage, records, out.thetas[-1].copy(), config,
+                     counters=dict(out.info.get("counters", {})), policy=out.policies[-1],
+                     queries=out.queries, info=info)
 
 
-def _seed_label(seed: SeedLike) -> int | str:
-    if isinstance(seed, np.random.SeedSequence):
-        return str(seed.entropy) + ("/" + "/".join(map(str, seed.spawn_key))
-                                    if seed.spawn_key else "")
-    return int(seed)
+def _confidence_matrix(algo: Algorithm) -> str:
+    if isinstance(algo.model, RewardModel):
+        return algo.model.matrix_name
+    if algo.model == "sgd":
+        return "none"
+    if algo.model == "omd":
+        return "Hcal"
+    if algo.stage == "active" and algo.selector == "max-norm":
+        return str(algo.variant.get("matrix", "V"))
+    return "V"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -23,8 +23,10 @@ from . import active as act
 from .confidence import Radius
 from .constants import OMDConstants
 from .mle import MLE_MAX_ITER, MLE_TOL
+from .model_loops import active_model_segment, stream_checkpoints
 from .passive import mle_checkpoints, omd_checkpoints, sgd_checkpoints, zhu_radius
 from .pessimism import FW_TOL, greedy_policy, lcb_proxy_policy, pessimistic_policy
+from .protocol import COUNTERS, RewardModel, init_state, model_handle
 
 TRAINING_FW_MAX_ITER = 20_000
 """Cap on Frank-Wolfe iterations per checkpoint in training runs (the gap is recorded)."""
@@ -54,7 +56,7 @@ class ProblemView:
         return int(self.phi.shape[2])
 
     @classmethod
-    def of(cls, env: PreferenceEnv) -> "ProblemView":
+    def of(cls, env: PreferenceEnv) -> ProblemView:
         return cls(env.phi, env.rho, env.L, env.B, env.kappa_global())
 
 
@@ -361,3 +363,89 @@ def random_mle_runner(view: ProblemView, queries: tuple, cfg: RunConfig) -> Lear
     """The MLE on uniform random pairs, refit at the checkpoints (the selection does not
     depend on it), greedy output."""
     return passive_mle_runner("greedy")(view, queries, cfg)
+
+
+# ------------------------------------------------------------------ user reward models
+
+
+def _user_params(model: RewardModel, cfg: RunConfig, view: ProblemView) -> np.ndarray:
+    c = cfg.constants
+    return model.make_params(c.eta, c.lam, view.B, view.L, bool(cfg.options.get("project", True)))
+
+
+def user_passive_runner(model: RewardModel, output: str) -> Callable:
+    """A passive algorithm with a user reward model (`algorithms.model_loops`): one pass over
+    the behaviour's queries, then the output policy from the model's estimate, its inverse
+    confidence matrix and the run's radius beta_{t+1}."""
+    def run(view: ProblemView, queries: tuple, cfg: RunConfig) -> LearnerOutput:
+        Z, y = _data_arrays(view, queries)
+        params = _user_params(model, cfg, view)
+        res = stream_checkpoints(model, params, Z, y, cfg.checkpoints, cfg.constants.lam)
+        betas = _omd_betas(cfg, view)
+        policies, out_sec, gaps = _with_policies(output, view, cfg, res["thetas"],
+                                                 res["inverses"], betas)
+        return LearnerOutput(res["thetas"], policies, res["seconds"], out_sec, queries, betas,
+                             conf_thetas=res["iterates"], conf_inv=res["inverses"],
+                             passive_bound=output == "pessimistic", fw_gaps=gaps,
+                             info={"counters": res["counters"]})
+    return run
+
+
+def user_active_runner(model: RewardModel, selector: str, output: str) -> Callable:
+    """An active algorithm with a user reward model: maximum ||z||_{M_t^{-1}} selection over
+    the pool (`model_loops.active_model_segment`) or uniform random pairs; greedy output on
+    theta_bar ("average") or on the final estimate ("last")."""
+    average = output == "average"
+
+    def run_uniform(view: ProblemView, queries: tuple, cfg: RunConfig) -> LearnerOutput:
+        Z, y = _data_arrays(view, queries)
+        params = _user_params(model, cfg, view)
+        res = stream_checkpoints(model, params, Z, y, cfg.checkpoints, cfg.constants.lam,
+                                 average=average)
+        policies, out_sec = [], np.empty(cfg.checkpoints.shape[0])
+        for k in range(cfg.checkpoints.shape[0]):
+            pol, out_sec[k] = _timed_greedy(view, res["thetas"][k])
+            policies.append(pol)
+        return LearnerOutput(res["thetas"], policies, res["seconds"], out_sec, queries,
+                             _omd_betas(cfg, view), conf_thetas=res["iterates"],
+                             conf_inv=res["inverses"], info={"counters": res["counters"]})
+
+    def run_max_norm(view: ProblemView, oracle: LabelOracle, cfg: RunConfig) -> LearnerOutput:
+        T, d, c, r = cfg.T, view.d, cfg.constants, cfg.radius
+        t_start = time.perf_counter()
+        px, pa, pb, _, _, _, replacement = _pool(view, cfg, T)
+        params = _user_params(model, cfg, view)
+        state = init_state(model, d, T, params, c.lam)
+        handle = model_handle(model)
+        counters = np.zeros(len(COUNTERS), dtype=np.int64)
+        used = np.zeros(px.shape[0], dtype=np.bool_)
+        theta_sum = np.array(model.estimate(state), dtype=np.float64)
+        bound_sum = np.zeros(1)
+        sel, yv, norms = np.empty(T, np.int64), np.empty(T, np.int64), np.empty(T)
+        n = cfg.checkpoints.shape[0]
+        thetas, iters, inverses = np.empty((n, d)), np.empty((n, d)), np.empty((n, d, d))
+        bound, seconds, out_sec = np.empty(n), np.empty(n), np.empty(n)
+        elapsed = time.perf_counter() - t_start
+        policies, start = [], 0
+        for k, t in enumerate(cfg.checkpoints):
+            t0 = time.perf_counter()
+            active_model_segment(handle, state, params, counters, view.phi, px, pa, pb, used,
+                                 replacement, theta_sum, bound_sum, r.code, c.eta, c.lam,
+                                 view.L, view.B, r.delta, r.c_beta, oracle.theta_star,
+                                 oracle.label_u, oracle.link_code, start, int(t), sel, yv,
+                                 norms)
+            elapsed += time.perf_counter() - t0
+            est = np.array(model.estimate(state), dtype=np.float64)
+            iters[k], inverses[k] = est, np.array(model.inverse(state), dtype=np.float64)
+            thetas[k] = theta_sum / (t + 1.0) if average else est
+            policy, out_sec[k] = _timed_greedy(view, thetas[k])
+            policies.append(policy)
+            bound[k], seconds[k] = bound_sum[0] / t, elapsed
+            start = int(t)
+        queries = (px[sel], pa[sel], pb[sel], yv)
+        return LearnerOutput(thetas, policies, seconds, out_sec, queries, _omd_betas(cfg, view),
+                             conf_thetas=iters, conf_inv=inverses, active_bound=bound,
+                             info={"widths": norms, "pool_size": int(px.shape[0]),
+                                   "counters": {nm: int(v) for nm, v in zip(COUNTERS, counters)}})
+
+    return run_uniform if selector == "uniform" else run_max_norm

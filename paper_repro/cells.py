@@ -24,8 +24,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from algorithms.confidence import Radius
+from algorithms.registry import get as get_algorithm
+from algorithms.registry import run
 from sim.environment import PreferenceEnv
 from sim.generators import kappa_env, random_directions_env, shared_offset_env
+
 from .store import Cell
 
 GENERATORS = ("random_directions", "shared_offset", "kappa")
@@ -82,7 +86,7 @@ class StudyConfig:
     T: int
     """Samples (training) or rounds (deployment)."""
     algorithms: tuple[str, ...]
-    """Registered algorithm names."""
+    """Registered algorithm names (or module:attribute of a user algorithm)."""
     seeds: int = 5
     """Repetitions; seed s is the cell seed, shared by all algorithms (common random numbers)."""
     checkpoints: int = 15
@@ -101,7 +105,8 @@ class StudyConfig:
         out = []
         for alg in self.algorithms:
             radius = self.radius
-            if (self.stage == "deployment" and alg.endswith("-mle") and radius.kind == "theory"):
+            if (self.stage == "deployment" and radius.kind == "theory"
+                    and get_algorithm(alg).model == "mle"):
                 radius = self.radius_mle or RadiusConfig()
             cfg = dict(stage=self.stage, env=self.env.to_dict(), T=self.T,
                        checkpoints=self.checkpoints, constants=self.constants,
@@ -132,8 +137,6 @@ def build_env(cfg: dict | EnvConfig) -> PreferenceEnv:
 def run_cell(cell: Cell) -> pd.DataFrame:
     """Run one cell (module docstring) and return its records with the environment's kappa,
     its size and the cell's tags as extra columns."""
-    from algorithms.confidence import Radius
-
     cfg = cell.config
     stage = cfg.get("stage")
     if stage not in STAGES:
@@ -142,19 +145,12 @@ def run_cell(cell: Cell) -> pd.DataFrame:
     radius = Radius(**cfg.get("radius", {}))
     common = dict(constants=cfg.get("constants", "practical"), radius=radius,
                   checkpoints=cfg.get("checkpoints", 20))
-    if stage == "training":
-        from algorithms.training import run_training
-
-        res = run_training(cell.algorithm, env, int(cfg["T"]), int(cell.seed), **common,
-                           **cfg.get("options", {}))
-    else:
-        from algorithms.deployment_registry import run_deployment
-
-        res = run_deployment(cell.algorithm, env, int(cfg["T"]), int(cell.seed), **common,
-                             **cfg.get("options", {}))
+    alg = get_algorithm(cell.algorithm)
+    if alg.training != (stage == "training"):
+        raise ValueError(f"cell of stage {stage} names the {alg.stage} algorithm {alg.name}")
+    res = run(alg, env, int(cfg["T"]), int(cell.seed), **common, **cfg.get("options", {}))
     df = res.records.copy()
     df["spec"] = cell.spec
-    df["seed"] = int(cell.seed)
     df["kappa_global"] = env.kappa_global()
     df["kappa_instance"] = env.kappa_instance()
     df["d"] = env.d
@@ -164,10 +160,6 @@ def run_cell(cell: Cell) -> pd.DataFrame:
     df["L"] = env.L
     for k, v in cfg.get("tags", {}).items():
         df[k] = v
-    # object columns with mixed content do not round-trip through Parquet: make them strings
-    for col in df.columns:
-        if df[col].dtype == object:
-            df[col] = df[col].astype(str)
     return df
 
 

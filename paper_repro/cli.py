@@ -9,11 +9,12 @@ import os
 import sys
 import time
 
-from .report import write_report
+from algorithms.registry import load as load_algorithm
 from paper_repro.runner import BACKENDS
 
+from .report import write_report
 from .specs import REGISTRY, SCALES, get_spec
-from .synthetic import RunOptions
+from .synthetic import RunOptions, set_figure_styles
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,8 +31,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "local cluster)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--algorithms", default="", metavar="MODULE:NAME[,...]",
+                   help="user algorithms (an algorithms.registry.Algorithm, or a function "
+                        "returning one, in an importable module) added to every study of their "
+                        "stage and to the theory checks (default: none)")
     p.add_argument("--list", action="store_true", help="list the specs and exit")
     return p
+
+
+def load_user_algorithms(text: str) -> tuple[str, ...]:
+    """The module:attribute names of a comma-separated list, each imported and registered
+    (ValueError naming the one that fails). The current folder is importable, as for python -m."""
+    specs = tuple(s.strip() for s in text.split(",") if s.strip())
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for spec in specs:
+        if ":" not in spec:
+            raise ValueError(f"{spec!r}: name a user algorithm as module:attribute")
+        load_algorithm(spec)
+    return specs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
         return 2
+    try:
+        user = load_user_algorithms(args.algorithms)
+    except ValueError as e:
+        print(f"error: --algorithms: {e}", file=sys.stderr)
+        return 2
+    set_figure_styles()
     opts = RunOptions(out=args.out, backend=args.backend, workers=args.workers,
-                      scheduler=args.scheduler, quiet=args.quiet)
+                      scheduler=args.scheduler, quiet=args.quiet, algorithms=user)
     os.makedirs(os.path.join(args.out, "tables"), exist_ok=True)
     t0 = time.perf_counter()
     results = {}

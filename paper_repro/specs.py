@@ -7,12 +7,15 @@ report. Register a new study with `register`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
-
+from typing import TYPE_CHECKING
 
 from .spec_result import SpecResult
 from .tables import markdown_table
+
+if TYPE_CHECKING:
+    from .synthetic import RunOptions
 
 SCALES = ("quick", "full", "tiny")
 """quick: the default run (minutes); full: paper-size; tiny: seconds, for smoke tests."""
@@ -24,7 +27,7 @@ class Spec:
 
     name: str
     description: str
-    run: Callable[[str, object], SpecResult]
+    run: Callable[[str, RunOptions], SpecResult]
 
 
 REGISTRY: dict[str, Spec] = {}
@@ -46,7 +49,7 @@ def _fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def _timing_run(scale: str, opts) -> SpecResult:
+def _timing_run(scale: str, opts: RunOptions) -> SpecResult:
     from dataclasses import asdict
 
     from figures.timing import plot_throughput, plot_time_per_round
@@ -94,6 +97,17 @@ def _timing_run(scale: str, opts) -> SpecResult:
     if "startup" in tables:
         lines += ["Process start with an empty compilation cache and with the cache filled:", "",
                   markdown_table(tables["startup"], ".3g"), ""]
+
+    from .timing_protocol import protocol_overhead
+
+    proto = protocol_overhead(scale)
+    tables["protocol_overhead"] = proto
+    lines += ["### A reward model registered through the open protocol", "",
+              "The one-pass OMD written as a user's RewardModel (`algorithms.models.OMD_MODEL`) "
+              "against the built-in code path in the same compiled loops (best of several "
+              "interleaved runs; ratio = built-in seconds / copy seconds, 1 = as fast; the "
+              "stream loops keep Hcal and its inverse, `omd_run` only the inverse):", "",
+              markdown_table(proto, ".4g"), ""]
 
     from .timing_deployment import deployment_benchmarks, deployment_benchmarks_markdown
     from .timing_training import training_benchmarks, training_benchmarks_markdown

@@ -7,16 +7,38 @@ from dataclasses import asdict, replace
 
 import numpy as np
 
-from figures.curves import (accuracy_time_table, plot_accuracy_time, plot_kappa_sweep,
-                            plot_regret, plot_suboptimality)
+from figures.curves import (
+    accuracy_time_table,
+    plot_accuracy_time,
+    plot_kappa_sweep,
+    plot_regret,
+    plot_suboptimality,
+)
 from paper_repro.cells import final_rows
-from theory_checks.checks import (cost_checks, instance_checks_final, instance_checks_path,
-                                  kappa_checks, rate_checks)
+from theory_checks.checks import (
+    cost_checks,
+    instance_checks_final,
+    instance_checks_path,
+    kappa_checks,
+    rate_checks,
+)
 from theory_checks.verdicts import verdict_table
 
 from .spec_result import SpecResult
-from .synthetic import (ACTIVE, DEPLOYMENT, DIMENSION, KAPPA, PASSIVE, RunOptions,
-                        closed_form_overlay, run_cells, summary_table, with_env)
+from .synthetic import (
+    ACTIVE,
+    DEPLOYMENT,
+    DIMENSION,
+    KAPPA,
+    PASSIVE,
+    RunOptions,
+    closed_form_overlay,
+    run_cells,
+    summary_table,
+    user_algorithms,
+    with_algorithms,
+    with_env,
+)
 from .tables import markdown_table
 
 TRAINING_METRICS = ("subopt", "err_l2", "eval_acc", "eval_loss", "wall_time")
@@ -36,8 +58,9 @@ def _verdict_md(verdicts) -> str:
 def run_passive(scale: str, opts: RunOptions) -> SpecResult:
     cfg = PASSIVE[scale]
     cells = []
+    base = with_algorithms(cfg.study, user_algorithms(opts, "passive"))
     for b in cfg.behaviours:
-        study = replace(cfg.study, options=(("behaviour", b), ("reference", cfg.reference)))
+        study = replace(base, options=(("behaviour", b), ("reference", cfg.reference)))
         cells += study.cells("passive-synthetic", tags=dict(panel=b))
     df = closed_form_overlay(run_cells(cells, opts, "passive-synthetic"))
     figs, lines, verdicts = [], [], []
@@ -57,7 +80,8 @@ def run_passive(scale: str, opts: RunOptions) -> SpecResult:
 
 def run_active(scale: str, opts: RunOptions) -> SpecResult:
     cfg = ACTIVE[scale]
-    df = run_cells(cfg.study.cells("active-synthetic"), opts, "active-synthetic")
+    study = with_algorithms(cfg.study, user_algorithms(opts, "active"))
+    df = run_cells(study.cells("active-synthetic"), opts, "active-synthetic")
     fig_dir = _fig_dir(opts)
     figs = plot_suboptimality(df, os.path.join(fig_dir, "active_subopt"),
                               title="Active data collection")
@@ -78,7 +102,8 @@ def run_active(scale: str, opts: RunOptions) -> SpecResult:
 
 def run_deployment_spec(scale: str, opts: RunOptions) -> SpecResult:
     cfg = DEPLOYMENT[scale]
-    df = run_cells(cfg.study.cells("deployment-synthetic"), opts, "deployment-synthetic")
+    study = with_algorithms(cfg.study, user_algorithms(opts, "deployment"))
+    df = run_cells(study.cells("deployment-synthetic"), opts, "deployment-synthetic")
     fig_dir = _fig_dir(opts)
     figs = plot_regret(df, os.path.join(fig_dir, "deployment_regret"),
                        title="Deployment: cumulative regret")
@@ -104,8 +129,8 @@ def run_kappa(scale: str, opts: RunOptions) -> SpecResult:
         cells += with_env(cfg.deployment, kappa=k).cells("kappa-sweep", tags=dict(kappa=k))
     df = run_cells(cells, opts, "kappa-sweep")
     fig_dir = _fig_dir(opts)
-    pas = df[df["algorithm"].str.startswith("passive")]
-    dep = df[~df["algorithm"].str.startswith("passive")]
+    pas = df[df["stage"] == "passive"]
+    dep = df[df["stage"] == "deployment"]
     last_p = final_rows(pas, by=("algorithm", "kappa", "seed"))
     last_d = final_rows(dep, by=("algorithm", "kappa", "seed"))
     bound = last_p.pivot_table(index=["kappa", "seed"], columns="algorithm", values="instance_bound")
@@ -137,7 +162,7 @@ def run_dimension(scale: str, opts: RunOptions) -> SpecResult:
         cells += with_env(cfg.deployment, d=d).cells("dimension-sweep", tags=dict(dim=d))
     df = run_cells(cells, opts, "dimension-sweep")
     fig_dir = _fig_dir(opts)
-    dep = df[~df["algorithm"].str.startswith("passive")]
+    dep = df[df["stage"] == "deployment"]
     last_d = final_rows(dep, by=("algorithm", "dim", "seed")).rename(columns={"kappa": "kappa_env"})
     last_d = last_d.assign(kappa=last_d["dim"].astype(float))  # reuse the sweep plot with d on x
     figs = plot_kappa_sweep(last_d, os.path.join(fig_dir, "dimension_deployment"), metric="regret",
@@ -150,7 +175,7 @@ def run_dimension(scale: str, opts: RunOptions) -> SpecResult:
         verdicts.append(exponent_report(f"d-exponent[deployment:{alg}]",
                                         "fitted exponent of regret in d (bound: 1)",
                                         piv.columns.to_numpy(float), np.maximum(piv.to_numpy(), 1e-300)))
-    pas = df[df["algorithm"].str.startswith("passive")]
+    pas = df[df["stage"] == "passive"]
     last_p = final_rows(pas, by=("algorithm", "dim", "seed"))
     piv = last_p.pivot_table(index="seed", columns="dim", values="subopt")
     if (piv.mean() > 0).all():
@@ -168,7 +193,8 @@ def run_dimension(scale: str, opts: RunOptions) -> SpecResult:
 def run_theory_checks(scale: str, opts: RunOptions) -> SpecResult:
     from paper_repro.theory_runs import run_checks
 
-    verdicts, tables = run_checks(scale, opts.out, backend=opts.backend, workers=opts.workers,
+    verdicts, tables = run_checks(scale, opts.out, algorithms=opts.algorithms,
+                                  backend=opts.backend, workers=opts.workers,
                                   scheduler=opts.scheduler, quiet=opts.quiet)
     md = ["The checks of `python -m theory_checks` at this scale (same experiments, same "
           "store). Verdicts: pass / fail for the paper's claims (theory radius, instance bounds, "

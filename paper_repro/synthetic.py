@@ -14,18 +14,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from algorithms.registry import get as get_algorithm
+from algorithms.registry import names
 from paper_repro.cells import EnvConfig, RadiusConfig, StudyConfig, final_rows, run_cell
 from paper_repro.runner import run_sweep
 from paper_repro.store import Cell, ResultStore
 
-PASSIVE_ALGORITHMS = ("passive-omd-pessimistic", "passive-omd-lcb-proxy", "passive-omd-greedy",
-                      "passive-mle-pessimistic-zhu", "passive-mle-greedy", "passive-sgd-greedy")
-ACTIVE_ALGORITHMS = ("active-omd", "apo", "apo-weighted", "active-mle", "random-omd",
-                     "random-mle")
-DEPLOYMENT_ALGORITHMS = ("algorithm4", "dueling-rl-mle", "maxinp-mle", "colstim-mle",
-                         "random-pair-omd", "llm-best-worst-omd", "llm-best-second-omd",
-                         "llm-quantile-omd", "llm-random-omd", "llm-best-worst-mle",
-                         "llm-best-second-mle", "llm-quantile-mle", "llm-random-mle")
+PASSIVE_ALGORITHMS = names("passive", builtin=True)
+"""Every built-in passive algorithm, from the registry."""
+ACTIVE_ALGORITHMS = names("active", builtin=True)
+"""Every built-in active algorithm, from the registry."""
+DEPLOYMENT_ALGORITHMS = names("deployment", builtin=True)
+"""Every built-in deployment algorithm, from the registry."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,31 @@ class RunOptions:
     """Dask scheduler address (tcp://HOST:PORT); None with backend dask: a LocalCluster."""
     quiet: bool = False
     """No progress bar."""
+    algorithms: tuple[str, ...] = ()
+    """User algorithms (module:attribute) added to every study of their stage."""
+
+
+def set_figure_styles() -> tuple[str, ...]:
+    """Fix the figure style slots in the registry's order (estimators first, then every
+    registered algorithm, users' last), so that an algorithm looks the same in every figure.
+    Returns the order."""
+    from algorithms.estimators import ESTIMATORS
+    from figures.style import set_algorithm_order
+
+    order = (*ESTIMATORS, "omd (no projection)", *names())
+    set_algorithm_order(order)
+    return order
+
+
+def user_algorithms(opts: RunOptions, stage: str) -> tuple[str, ...]:
+    """The user algorithms of `opts` whose stage is `stage` (as module:attribute names)."""
+    return tuple(a for a in opts.algorithms if get_algorithm(a).stage == stage)
+
+
+def with_algorithms(study: StudyConfig, extra: tuple[str, ...]) -> StudyConfig:
+    """The study with extra algorithms appended (no duplicates)."""
+    return replace(study, algorithms=study.algorithms + tuple(
+        a for a in extra if a not in study.algorithms))
 
 
 def run_cells(cells: list[Cell], opts: RunOptions, label: str) -> pd.DataFrame:

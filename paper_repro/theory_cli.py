@@ -11,9 +11,10 @@ import sys
 import time
 
 from figures.tables import markdown_table
-
-from .theory_runs import run_checks
 from theory_checks.verdicts import any_failed, verdict_table
+
+from .cli import load_user_algorithms
+from .theory_runs import run_checks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,14 +27,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="theory_checks_out", help="output folder (default theory_checks_out)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--progress", action="store_true", help="show progress bars")
+    p.add_argument("--algorithms", default="", metavar="MODULE:NAME[,...]",
+                   help="user algorithms checked beside the paper's algorithm of their stage "
+                        "(default: none)")
     args = p.parse_args(argv)
     scale = args.scale or "quick"
     if args.workers is not None and args.workers < 1:
         print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
         return 2
+    try:
+        user = load_user_algorithms(args.algorithms)
+    except ValueError as e:
+        print(f"error: --algorithms: {e}", file=sys.stderr)
+        return 2
     os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()
-    verdicts, _ = run_checks(scale, args.out, workers=args.workers, quiet=not args.progress)
+    verdicts, _ = run_checks(scale, args.out, algorithms=user, workers=args.workers,
+                             quiet=not args.progress)
     table = verdict_table(verdicts)
     md = markdown_table(table, ".4g")
     table.to_csv(os.path.join(args.out, "verdicts.csv"), index=False)

@@ -22,12 +22,19 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from algorithms.registry import get as get_algorithm
 from paper_repro.cells import EnvConfig, RadiusConfig, StudyConfig, run_cell
 from paper_repro.runner import run_sweep
 from paper_repro.store import ResultStore
-
-from theory_checks.checks import (calibrate_c_beta, coverage_checks, cost_checks, instance_checks_final,
-                     instance_checks_path, kappa_checks, rate_checks)
+from theory_checks.checks import (
+    calibrate_c_beta,
+    cost_checks,
+    coverage_checks,
+    instance_checks_final,
+    instance_checks_path,
+    kappa_checks,
+    rate_checks,
+)
 from theory_checks.verdicts import REPORT, Verdict
 
 THEORY = RadiusConfig("theory", delta=0.05)
@@ -78,29 +85,47 @@ def _study(stage, env, T, algs, seeds, radius, checkpoints=12, **kw):
                        radius=radius, **kw)
 
 
-def cells_by_part(scale: str) -> dict[str, list]:
-    """The sweep cells of every part, by part name."""
+SUBJECTS: dict[str, str] = {"passive": "passive-omd-pessimistic", "active": "active-omd",
+                            "deployment": "algorithm4"}
+"""The paper's algorithm of each stage: the subject of the coverage, instance and rate parts."""
+
+
+def subjects(algorithms: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """The algorithms each stage's checks run on: the paper's, then the given user algorithms
+    (module:attribute or registered names) of that stage."""
+    out = {stage: [name] for stage, name in SUBJECTS.items()}
+    for a in algorithms:
+        stage = get_algorithm(a).stage
+        if a not in out[stage]:
+            out[stage].append(a)
+    return out
+
+
+def cells_by_part(scale: str, algorithms: tuple[str, ...] = ()) -> dict[str, list]:
+    """The sweep cells of every part, by part name; user algorithms join the coverage,
+    instance and rate parts of their stage."""
     s = SCALES[scale]
     e = s.env
+    subj = subjects(algorithms)
     parts = {}
     parts["coverage"] = (
-        _study("deployment", e, s.coverage_T, ["algorithm4"], s.coverage_seeds, THEORY,
+        _study("deployment", e, s.coverage_T, subj["deployment"], s.coverage_seeds, THEORY,
                checkpoints=None).cells("theory-coverage", tags=dict(radius_name="theory"))
-        + _study("deployment", e, s.coverage_T, ["algorithm4"], s.coverage_seeds, PRACTICAL,
+        + _study("deployment", e, s.coverage_T, subj["deployment"], s.coverage_seeds, PRACTICAL,
                  checkpoints=None).cells("theory-coverage", tags=dict(radius_name="practical")))
     parts["instance"] = (
-        _study("training", e, s.passive_T, ["passive-omd-pessimistic"], s.instance_seeds, THEORY,
+        _study("training", e, s.passive_T, subj["passive"], s.instance_seeds, THEORY,
                options=(("behaviour", "skewed"),)).cells("theory-instance")
-        + _study("training", e, s.active_T, ["active-omd"], s.instance_seeds, THEORY)
+        + _study("training", e, s.active_T, subj["active"], s.instance_seeds, THEORY)
         .cells("theory-instance")
-        + _study("deployment", e, s.deploy_T, ["algorithm4"], s.instance_seeds, THEORY,
+        + _study("deployment", e, s.deploy_T, subj["deployment"], s.instance_seeds, THEORY,
                  checkpoints=25).cells("theory-instance"))
     parts["rates"] = (
-        _study("training", e, s.passive_T, ["passive-omd-pessimistic"], s.rate_seeds, PRACTICAL)
+        _study("training", e, s.passive_T, subj["passive"], s.rate_seeds, PRACTICAL)
         .cells("theory-rates")
-        + _study("training", e, s.active_T, ["active-omd"], s.rate_seeds, PRACTICAL)
+        + _study("training", e, s.active_T, subj["active"], s.rate_seeds, PRACTICAL)
         .cells("theory-rates")
-        + _study("deployment", e, s.rate_deploy_T, ["algorithm4"], s.rate_seeds, PRACTICAL,
+        + _study("deployment", e, s.rate_deploy_T, subj["deployment"], s.rate_seeds, PRACTICAL,
                  checkpoints=25).cells("theory-rates"))
     kcells = []
     for k in s.kappas:
@@ -125,24 +150,26 @@ def verdicts_for(part: str, df: pd.DataFrame, delta: float) -> list[Verdict]:
     if part == "coverage":
         out = []
         for name, sub in df.groupby("radius_name", sort=False):
-            vs = coverage_checks(sub, delta, f"algorithm4-{name}-radius")
+            vs = coverage_checks(sub, delta, f"{name}-radius")
             if name != "theory":  # a heuristic radius: reported, not judged
                 vs = [replace(v, verdict=REPORT) if v.check.startswith("coverage") else v for v in vs]
             out += vs
-        c = calibrate_c_beta(df[df["radius_name"] == "practical"], delta)
-        out.append(Verdict("calibration[algorithm4]", f"smallest c_beta with coverage 1 - delta "
-                           f"(practical radius, delta = {delta:g})", c, float("nan"), REPORT,
-                           "quantile 1 - delta over runs of max_t ||theta_t - theta*||_Hcal / "
-                           "sqrt(d log(1 + t/delta))"))
+        practical = df[df["radius_name"] == "practical"]
+        for alg, sub in practical.groupby("algorithm", sort=False):
+            c = calibrate_c_beta(sub, delta)
+            out.append(Verdict(f"calibration[{alg}]", f"smallest c_beta with coverage 1 - delta "
+                               f"(practical radius, delta = {delta:g})", c, float("nan"), REPORT,
+                               "quantile 1 - delta over runs of max_t ||theta_t - theta*||_M / "
+                               "sqrt(d log(1 + t/delta))"))
         return out
     if part == "instance":
-        tr = df[df["algorithm"] != "algorithm4"]
-        dep = df[df["algorithm"] == "algorithm4"]
+        tr = df[df["stage"] != "deployment"]
+        dep = df[df["stage"] == "deployment"]
         return (instance_checks_final(tr, "subopt", "theory-radius")
                 + instance_checks_path(dep, "regret", "theory-radius"))
     if part == "rates":
-        tr = df[df["algorithm"] != "algorithm4"]
-        dep = df[df["algorithm"] == "algorithm4"]
+        tr = df[df["stage"] != "deployment"]
+        dep = df[df["stage"] == "deployment"]
         return (rate_checks(tr, "subopt", -0.5, "training")
                 + rate_checks(dep, "regret", 0.5, "deployment", t_min_fraction=0.05))
     if part == "kappa":
@@ -154,12 +181,14 @@ def verdicts_for(part: str, df: pd.DataFrame, delta: float) -> list[Verdict]:
     raise ValueError(f"unknown part {part!r}")
 
 
-def run_checks(scale: str, out: str, **sweep) -> tuple[list[Verdict], dict[str, pd.DataFrame]]:
-    """Run every part at `scale`, storing cells under out/store; returns verdicts and tables."""
+def run_checks(scale: str, out: str, algorithms: tuple[str, ...] = (), **sweep
+               ) -> tuple[list[Verdict], dict[str, pd.DataFrame]]:
+    """Run every part at `scale`, storing cells under out/store; returns verdicts and tables.
+    algorithms: user algorithms (module:attribute) checked beside the paper's."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
     verdicts, tables = [], {}
-    for part, cells in cells_by_part(scale).items():
+    for part, cells in cells_by_part(scale, tuple(algorithms)).items():
         df = run_part(cells, out, label=f"theory_checks:{part}", **sweep)
         tables[part] = df
         verdicts += verdicts_for(part, df, SCALES[scale].delta)

@@ -34,19 +34,39 @@ import numpy as np
 import pandas as pd
 
 from algorithms.constants import OMDConstants, practical_constants
+from algorithms.records import seed_fields
+from sim.core.links import pair_log_loss_accuracy
 from sim.core.seeding import SeedLike, repetition_seeds
-
 from sim.real.bank import FeatureBank
-from .judge_oracle import (JUDGE_CLIP, fit_reference_logistic, judge_rewards,
-                           reference_fit_gradient, reference_win_probability, semi_synthetic_env)
-from .multiarm_deployment import (ORACLES, REWARD_MODELS, STRATEGIES, DeploymentOracle,
-                                  deployment_oracles, deployment_run, principal_features,
-                                  reference_win_rates, strategy_algorithm)
-from sim.real.oriented_pairs import PairSet, bank_pairs, bt_metrics, orient, orientation_flips
-from .passive_training import (METHOD_LABELS, PASSIVE_METHODS, PassiveSettings, passive_curves,
-                               passive_estimates)
-from .pool_active import (ACTIVE_METHODS, PAPER_NAMES, ActiveOutcome, downdate_pool_sq_norms,
-                          pool_sq_norms, run_pool_active)
+from sim.real.oriented_pairs import PairSet, bank_pairs, orient, orientation_flips
+
+from .judge_oracle import (
+    JUDGE_CLIP,
+    fit_reference_logistic,
+    judge_rewards,
+    reference_fit_gradient,
+    reference_win_probability,
+    semi_synthetic_env,
+)
+from .multiarm_deployment import (
+    ORACLES,
+    REWARD_MODELS,
+    STRATEGIES,
+    DeploymentOracle,
+    deployment_oracles,
+    deployment_run,
+    principal_features,
+    reference_win_rates,
+    strategy_algorithm,
+)
+from .passive_training import (
+    METHOD_LABELS,
+    PASSIVE_METHODS,
+    PassiveSettings,
+    passive_curves,
+    passive_estimates,
+)
+from .pool_active import ACTIVE_METHODS, PAPER_NAMES, ActiveOutcome, run_pool_active
 
 DEFAULT_L = 1.0
 """Feature bound: banks are normalised to max ||phi|| = L."""
@@ -58,6 +78,12 @@ REPETITION_STREAMS: tuple[str, ...] = ("train", "eval", "learner")
 def default_constants(d: int, L: float = DEFAULT_L, B: float = DEFAULT_B) -> OMDConstants:
     """The practical OMD constants for features of dimension d."""
     return practical_constants(d, L, B)
+
+
+def _seed_column(seed: SeedLike) -> int:
+    """The experiment seed as the tables record it (records.seed_fields: -1 for a
+    SeedSequence); the repetition index has its own column, `repetition`."""
+    return seed_fields(seed)[0]
 
 
 def repetition_streams(seed: SeedLike, r: int) -> dict[str, np.random.SeedSequence]:
@@ -83,7 +109,7 @@ def passive_experiment(bank: FeatureBank, *, seed: SeedLike = 0, repetitions: in
                        ) -> pd.DataFrame:
     """Passive curves (`passive_training.passive_curves`) of each repetition: the train pairs
     shuffled and oriented by the repetition's "train" stream (the first train_limit of them),
-    the eval pairs oriented by its "eval" stream. Adds columns seed (repetition index), d,
+    the eval pairs oriented by its "eval" stream. Adds columns repetition (index), seed (the experiment seed), d,
     eta, lam, sgd_lr."""
     _check_bank(bank)
     if settings is None:
@@ -96,7 +122,7 @@ def passive_experiment(bank: FeatureBank, *, seed: SeedLike = 0, repetitions: in
         ev = bank_pairs(bank, "eval", s["eval"])
         df = passive_curves(train.Z, train.y, ev.Z, ev.y, settings, checkpoints=checkpoints,
                             methods=methods)
-        frames.append(df.assign(seed=r, d=bank.d, eta=settings.eta, lam=settings.lam,
+        frames.append(df.assign(repetition=r, seed=_seed_column(seed), d=bank.d, eta=settings.eta, lam=settings.lam,
                                 sgd_lr=settings.sgd_lr))
     return pd.concat(frames, ignore_index=True)
 
@@ -127,9 +153,10 @@ def active_experiment(bank: FeatureBank, *, budget: int, seed: SeedLike = 0,
         ev = bank_pairs(bank, "eval", s["eval"])
         for method in methods:
             out = run_pool_active(method, pool.Z, pool.y, budget, s["learner"], eta=eta, lam=lam)
-            loss, acc = bt_metrics(ev.Z, ev.y, out.theta)
-            loss_last, acc_last = bt_metrics(ev.Z, ev.y, out.theta_last)
-            rows.append(dict(method=method, algorithm=PAPER_NAMES[method], seed=r, budget=budget,
+            loss, acc = pair_log_loss_accuracy(ev.Z, ev.y, out.theta)
+            loss_last, acc_last = pair_log_loss_accuracy(ev.Z, ev.y, out.theta_last)
+            rows.append(dict(method=method, algorithm=PAPER_NAMES[method], repetition=r,
+                             seed=_seed_column(seed), budget=budget,
                              pool=pool.n, eval_acc=acc, eval_loss=loss, eval_acc_last=acc_last,
                              eval_loss_last=loss_last, wall_time=out.seconds,
                              newton_iterations=out.counters["newton_iterations"],
@@ -164,8 +191,8 @@ def deployment_experiment(phi, phi_ref, p, *, T: int, seed: SeedLike = 0, repeti
                 for model in models:
                     curve, row = deployment_run(strategy, model, table[name], T, rep, n=n, q=q,
                                                 points=points)
-                    curves.append(curve.assign(seed=r))
-                    summary.append({**row, "seed": r})
+                    curves.append(curve.assign(repetition=r, seed=_seed_column(seed)))
+                    summary.append({**row, "repetition": r, "seed": _seed_column(seed)})
     refs = []
     for name in oracles:
         o = table[name]
@@ -184,11 +211,10 @@ __all__ = [
     "ACTIVE_METHODS", "ActiveOutcome", "DEFAULT_B", "DEFAULT_L", "DeploymentOracle",
     "JUDGE_CLIP", "METHOD_LABELS", "ORACLES", "PAPER_NAMES", "PASSIVE_METHODS", "PairSet",
     "PassiveSettings", "REPETITION_STREAMS", "REWARD_MODELS", "STRATEGIES", "active_experiment",
-    "bank_pairs", "bt_metrics", "default_constants", "deployment_experiment",
-    "deployment_oracles", "deployment_run", "downdate_pool_sq_norms", "fit_reference_logistic",
-    "judge_rewards", "orient", "orientation_flips", "passive_curves", "passive_estimates",
-    "passive_experiment",
-    "pool_sq_norms", "principal_features", "reference_fit_gradient", "reference_win_probability",
+    "bank_pairs", "default_constants", "deployment_experiment", "deployment_oracles",
+    "deployment_run", "fit_reference_logistic", "judge_rewards", "orient", "orientation_flips",
+    "pair_log_loss_accuracy", "passive_curves", "passive_estimates", "passive_experiment",
+    "principal_features", "reference_fit_gradient", "reference_win_probability",
     "reference_win_rates", "repetition_streams", "run_pool_active", "semi_synthetic_env",
     "strategy_algorithm",
 ]

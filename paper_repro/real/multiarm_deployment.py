@@ -30,12 +30,17 @@ import numpy as np
 import pandas as pd
 
 from algorithms.deployment_registry import run_deployment
+from algorithms.registry import find
 from sim.core.links import inv_dsigmoid
-from sim.environment import PreferenceEnv
 from sim.core.seeding import SeedLike
+from sim.environment import PreferenceEnv
 
-from .judge_oracle import (fit_reference_logistic, judge_rewards, reference_win_probability,
-                           semi_synthetic_env)
+from .judge_oracle import (
+    fit_reference_logistic,
+    judge_rewards,
+    reference_win_probability,
+    semi_synthetic_env,
+)
 
 ORACLES: tuple[str, ...] = ("judge", "semi-synthetic")
 """Names of the two oracles (the `oracle` column of every output row)."""
@@ -46,12 +51,13 @@ REWARD_MODELS: tuple[str, ...] = ("mle", "omd")
 
 
 def strategy_algorithm(strategy: str, model: str) -> str:
-    """The registered deployment algorithm of a strategy and reward model."""
+    """The registered deployment algorithm of a strategy and reward model (looked up in the
+    registry by its typed entry: selector "llm", the strategy, the model)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
     if model not in REWARD_MODELS:
         raise ValueError(f"unknown reward model {model!r}; known: {', '.join(REWARD_MODELS)}")
-    return f"llm-{strategy}-{model}"
+    return find("deployment", "llm", model, strategy=strategy).name
 
 
 def principal_features(phi, phi_ref, k: int, L: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

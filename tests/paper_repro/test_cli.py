@@ -1,5 +1,6 @@
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -35,7 +36,7 @@ def test_timing_spec_at_tiny_scale_writes_tables_figures_and_report(tmp_path):
         if f.endswith(".png"):
             assert f"figures/{f}" in report
     tables = os.listdir(os.path.join(out, "tables"))
-    for name in ("throughput", "update_vs_t", "mle_refit_vs_t", "peak_memory"):
+    for name in ("throughput", "update_vs_t", "mle_refit_vs_t", "peak_memory", "protocol_overhead"):
         assert f"timing_{name}.csv" in tables
         assert f"tables/timing_{name}.csv" in report
     tp = pd.read_csv(os.path.join(out, "tables", "timing_throughput.csv"))
@@ -50,3 +51,12 @@ def test_markdown_table_renders_rows():
     lines = md.splitlines()
     assert lines[0] == "| a | b | c |"
     assert lines[3] == "| 20,000 | 1.25e-07 | y |"
+
+
+def test_protocol_overhead_table_has_both_paths():
+    from paper_repro.timing_protocol import protocol_overhead
+
+    df = protocol_overhead("tiny")
+    assert set(df["loop"]) == {"one-pass stream", "Algorithm 4 deployment"}
+    assert (df["builtin_s"] > 0).all() and (df["copy_s"] > 0).all()
+    np.testing.assert_allclose(df["ratio"], df["builtin_s"] / df["copy_s"])

@@ -86,3 +86,15 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
                  "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"])
     assert code == 2
     assert re.search(r"cannot reach the Dask scheduler", capsys.readouterr().err)
+
+
+def test_every_registered_algorithm_has_its_own_figure_style():
+    from algorithms.registry import names
+    from figures.style import algorithm_style
+    from paper_repro.synthetic import set_figure_styles
+
+    order = set_figure_styles()
+    assert set(names()) <= set(order)
+    triples = {(str(algorithm_style(n)["color"]), algorithm_style(n)["marker"],
+                str(algorithm_style(n)["linestyle"])) for n in order}
+    assert len(triples) == len(order)
