@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .style import algorithm_style, new_figure, save
+from .style import algorithm_style, new_figure, save, themed
 
 
 def _check_columns(df: pd.DataFrame, cols: list[str], what: str) -> None:
@@ -52,6 +52,7 @@ def _overlay(ax, df, x, col, label, style):
                     label=f"{label}" if i == 0 else None)
 
 
+@themed()
 def plot_suboptimality(df: pd.DataFrame, path_stem: str, *, title: str = "Suboptimality",
                        x: str = "t") -> list[str]:
     """SubOpt against the number of samples (log-log), bands over seeds, with the instance bound
@@ -71,6 +72,7 @@ def plot_suboptimality(df: pd.DataFrame, path_stem: str, *, title: str = "Subopt
     return save(fig, path_stem)
 
 
+@themed()
 def plot_regret(df: pd.DataFrame, path_stem: str, *, title: str = "Cumulative regret",
                 x: str = "t", y: str = "regret", logy: bool = False) -> list[str]:
     """Cumulative regret against rounds with bands over seeds, instance bound overlaid when
@@ -89,6 +91,7 @@ def plot_regret(df: pd.DataFrame, path_stem: str, *, title: str = "Cumulative re
     return save(fig, path_stem)
 
 
+@themed()
 def plot_kappa_sweep(df: pd.DataFrame, path_stem: str, *, metric: str,
                      bound_cols: tuple[str, ...] = ("bound_omd", "bound_mle"),
                      title: str = "Dependence on kappa") -> list[str]:
@@ -122,6 +125,7 @@ def accuracy_time_table(df: pd.DataFrame, *, acc: str = "eval_acc", time: str = 
     return out
 
 
+@themed()
 def plot_accuracy_time(df: pd.DataFrame, path_stem: str, *, acc: str = "eval_acc",
                        time: str = "wall_time", title: str = "Accuracy and time") -> list[str]:
     """The active-learning table of the paper as a figure: accuracy (mean +- std over seeds)

@@ -4,17 +4,13 @@ from their tidy tables only; PNG and PDF, bands = mean +- one standard deviation
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from .curves import mean_std  # noqa: E402
-from .style import algorithm_style, save  # noqa: E402
+from .curves import mean_std
+from .style import algorithm_style, save, themed
 
 TRAINING_PANELS: tuple[tuple[str, str], ...] = (
     ("train_loss", "train loss (pairs seen so far)"), ("train_acc", "train accuracy"),
@@ -32,6 +28,9 @@ STRATEGY_STYLES: dict[str, tuple[str, dict]] = {
 }
 """Legend name and fixed colour/marker of each deployment strategy."""
 
+_ERROR_BARS = (0.1, 0.1, 0.1)
+"""Colour of error bars: the near-black of seaborn's palettes."""
+
 
 def _check_columns(df: pd.DataFrame, cols: list[str], what: str) -> None:
     missing = [c for c in cols if c not in df.columns]
@@ -40,9 +39,8 @@ def _check_columns(df: pd.DataFrame, cols: list[str], what: str) -> None:
 
 
 def _panels(nrows: int, ncols: int, width: float, height: float):
-    sns.set_theme(style="whitegrid", context="paper", font_scale=1.0)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), constrained_layout=True,
-                             squeeze=False)
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes.ravel()
 
 
@@ -54,6 +52,7 @@ def _band(ax, stats: pd.DataFrame, x: str, label: str, style: dict) -> None:
         ax.fill_between(xs, m - s, m + s, color=style["color"], alpha=0.15, linewidth=0)
 
 
+@themed(font_scale=1.0)
 def plot_training_curves(df: pd.DataFrame, path_stem: str, *, labels: dict | None = None,
                          title: str = "Passive one-pass training") -> list[str]:
     """Four panels against the number of training pairs seen (log x): train loss, train
@@ -76,6 +75,7 @@ def plot_training_curves(df: pd.DataFrame, path_stem: str, *, labels: dict | Non
     return save(fig, path_stem)
 
 
+@themed(font_scale=1.0)
 def plot_active_table(df: pd.DataFrame, path_stem: str, *, by: str = "algorithm",
                       title: str = "Active selection on real pairs") -> list[str]:
     """The paper's active-learning table as two panels: held-out accuracy (mean +- std over
@@ -88,13 +88,15 @@ def plot_active_table(df: pd.DataFrame, path_stem: str, *, by: str = "algorithm"
     colors = [algorithm_style(str(n))["color"] for n in names]
     fig, (ax_acc, ax_time) = _panels(1, 2, 9.0, 3.6)
     pos = np.arange(len(names))
-    ax_acc.bar(pos, acc["mean"], yerr=np.nan_to_num(acc["std"]), color=colors, capsize=3)
+    ax_acc.bar(pos, acc["mean"], yerr=np.nan_to_num(acc["std"]), color=colors, capsize=3,
+               ecolor=_ERROR_BARS)
     spread = np.nan_to_num(acc["std"])
     lo = max(0.0, float(np.nanmin(acc["mean"] - spread)) - 5.0)
     ax_acc.set_ylim(lo, max(lo + 10.0, float(np.nanmax(acc["mean"] + spread)) + 3.0))
     ax_acc.axhline(50.0, color="0.5", linewidth=0.8, linestyle=":")
     ax_acc.set_ylabel("held-out pairwise accuracy (%)")
-    ax_time.bar(pos, wall["mean"], yerr=np.nan_to_num(wall["std"]), color=colors, capsize=3)
+    ax_time.bar(pos, wall["mean"], yerr=np.nan_to_num(wall["std"]), color=colors, capsize=3,
+                ecolor=_ERROR_BARS)
     ax_time.set_yscale("log")
     ax_time.set_ylabel("learner wall time (s)")
     for ax in (ax_acc, ax_time):
@@ -104,6 +106,7 @@ def plot_active_table(df: pd.DataFrame, path_stem: str, *, by: str = "algorithm"
     return save(fig, path_stem)
 
 
+@themed(font_scale=1.0)
 def plot_deployment_curves(df: pd.DataFrame, path_stem: str, *,
                            title: str = "Deployment on AlpacaEval") -> list[str]:
     """Two panels against rounds: cumulative reward of the shown pairs and running win rate

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .style import algorithm_style, new_figure, save
+from .style import algorithm_style, new_figure, save, themed
 
 
+@themed()
 def plot_time_per_round(update_vs_t: pd.DataFrame, mle_refit_vs_t: pd.DataFrame,
                         path_stem: str) -> list[str]:
     """Time per round against t (log-log): one-pass OMD (time per update, per chunk of the
@@ -29,6 +30,7 @@ def plot_time_per_round(update_vs_t: pd.DataFrame, mle_refit_vs_t: pd.DataFrame,
     return save(fig, path_stem)
 
 
+@themed()
 def plot_throughput(throughput: pd.DataFrame, path_stem: str) -> list[str]:
     """OMD updates per second against d (log-log), per projection mode, with the arithmetic
     floor of the two d x d passes."""
