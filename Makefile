@@ -4,14 +4,19 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: repro test test-all timing clean-venv clean-cache llm
+.PHONY: repro test test-all timing lint clean-venv clean-cache llm
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+$(LINT_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test,lint]'
+	touch $(LINT_STAMP)
 
 repro: $(STAMP)
 	$(PY) -m paper_repro $(ARGS)
@@ -24,6 +29,13 @@ test-all: $(STAMP)
 
 timing: $(STAMP)
 	$(PY) -m paper_repro timing $(ARGS)
+
+# Style and errors (ruff), types of the public API (mypy, modules listed in pyproject.toml),
+# the one-way layering of the packages (lint-imports).
+lint: $(LINT_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

@@ -19,7 +19,9 @@ Both are compiled scalar functions so that stage algorithms can call them inside
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 from numba import njit
@@ -77,8 +79,17 @@ class Radius:
     def code(self) -> int:
         return RADIUS_KINDS[self.kind]
 
-    def beta(self, t, *, d: int, eta: float, lam: float, L: float, B: float) -> np.ndarray:
-        """beta_t for an array (or scalar) of rounds t >= 1."""
+    @overload
+    def beta(self, t: float, *, d: int, eta: float, lam: float, L: float, B: float) -> float: ...
+
+    @overload
+    def beta(self, t: np.ndarray | Sequence[float], *, d: int, eta: float, lam: float, L: float,
+             B: float) -> np.ndarray | float: ...
+
+    def beta(self, t: float | np.ndarray | Sequence[float], *, d: int, eta: float, lam: float,
+             L: float, B: float) -> np.ndarray | float:
+        """beta_t for an array (or scalar) of rounds t >= 1: an array for an array of at least
+        one dimension, a float for a scalar (a 0-d array included)."""
         ts = np.atleast_1d(np.asarray(t, dtype=np.float64))
         out = np.array([beta_at(float(s), self.code, d, eta, lam, L, B, self.delta, self.c_beta)
                         for s in ts])

@@ -120,8 +120,9 @@ def algorithm4_pair(phi_x: np.ndarray, theta: np.ndarray, Minv: np.ndarray, beta
     """The pair of Algorithm 4 in one context: (a_t, a'_t, ||z_t||_{M^{-1}}).
 
     a_t = argmax_a phi_a' theta and
-    a'_t = argmax_a phi_a' theta + 2 beta ||phi_a - phi_{a_t}||_{M^{-1}}, with M = Hcal_t in the paper. phi_x is (K, d); scores (K,) and D (d,) are work
-    buffers (scores holds the learned rewards on return).
+    a'_t = argmax_a phi_a' theta + 2 beta ||phi_a - phi_{a_t}||_{M^{-1}}, with M = Hcal_t in the
+    paper. phi_x is (K, d); scores (K,) and D (d,) are work buffers (scores holds the learned
+    rewards on return).
     """
     a = learned_rewards(phi_x, theta, scores)
     a2, width = optimistic_second_arm(phi_x, scores, a, Minv, 2.0 * beta, D)

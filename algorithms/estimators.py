@@ -13,13 +13,17 @@ theta_{T+1}.
     cg_omd_path        the practical CG + Hessian-vector-product update (Algorithm 5)
 """
 
+from collections.abc import Callable
+
+import numpy as np
+
 from .constants import OMDConstants, practical_constants, theory_constants
 from .first_order import cg_omd_path, sgd_path
 from .implicit_omd import implicit_omd_path
 from .mle import mle, mle_path
 from .omd import OnePassOMD, omd_path
 
-ESTIMATORS = {
+ESTIMATORS: dict[str, Callable[..., np.ndarray]] = {
     "omd": omd_path,
     "mle": mle_path,
     "implicit_omd": implicit_omd_path,
@@ -28,7 +32,7 @@ ESTIMATORS = {
 }
 
 
-def estimator_path(name: str, Z, y, **params):
+def estimator_path(name: str, Z, y, **params) -> np.ndarray:
     """Dispatch to a registered `*_path` estimator by name (see ESTIMATORS)."""
     try:
         fn = ESTIMATORS[name]

@@ -18,9 +18,10 @@ import math
 import numpy as np
 from numba import njit
 
-from .linalg import cg_ridge_lowrank
 from sim.core.links import dsigmoid, sigmoid
 from sim.core.validation import check_design, check_positive
+
+from .linalg import cg_ridge_lowrank
 
 SGD_SCHEDULES = ("constant", "inv_sqrt")
 

@@ -20,9 +20,10 @@ import math
 import numpy as np
 from numba import njit
 
-from .linalg import project_ball_inverse_metric, rank_one_update, symv
 from sim.core.links import dsigmoid, sigmoid
 from sim.core.validation import check_design, check_positive
+
+from .linalg import project_ball_inverse_metric, rank_one_update, symv
 
 
 @njit(cache=True)

@@ -19,9 +19,10 @@ import math
 import numpy as np
 from numba import njit
 
-from .linalg import project_ball_metric
 from sim.core.links import bt_loss, dsigmoid, sigmoid
 from sim.core.validation import check_design, check_positive
+
+from .linalg import project_ball_metric
 
 MLE_TOL = 1e-10
 """Default tolerance on the Newton step (relative to 1 + ||theta||_inf)."""

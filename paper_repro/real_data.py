@@ -25,9 +25,17 @@ import pandas as pd
 
 from figures.real_data import plot_active_table, plot_deployment_curves, plot_training_curves
 from figures.tables import markdown_table
-from paper_repro.real.experiments import (DEFAULT_B, DEFAULT_L, METHOD_LABELS, PassiveSettings,
-                                  active_experiment, default_constants, deployment_experiment,
-                                  passive_experiment, principal_features)
+from paper_repro.real.experiments import (
+    DEFAULT_B,
+    DEFAULT_L,
+    METHOD_LABELS,
+    PassiveSettings,
+    active_experiment,
+    default_constants,
+    deployment_experiment,
+    passive_experiment,
+    principal_features,
+)
 from paper_repro.real.judge_oracle import JUDGE_CLIP
 from sim.real.shared_banks import FeaturesUnavailable, alpacaeval_bank, ultrafeedback_bank
 

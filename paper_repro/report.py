@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from .specs import SpecResult
@@ -69,7 +69,7 @@ def write_report(out: str, scale: str, results: dict[str, SpecResult], argv: lis
               f"- commit: {_commit()}",
               f"- versions: {_versions()}",
               f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-              f"- written: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+              f"- written: {datetime.now(UTC).isoformat(timespec='seconds')}",
               "- seeds: each spec's configuration (below) holds its seed; same seed, same numbers "
               "(timings aside).", ""]
     for name, res in results.items():

@@ -10,8 +10,8 @@ are measurements and naturally differ between runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Callable, Sequence
 
 import pandas as pd
 

@@ -30,7 +30,8 @@ def _canonical(obj):
         return repr(obj)
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
-    raise ValueError(f"config values must be JSON-like (numbers, strings, lists, dicts), got {type(obj).__name__}: {obj!r}")
+    raise ValueError("config values must be JSON-like (numbers, strings, lists, dicts), got "
+                     f"{type(obj).__name__}: {obj!r}")
 
 
 @dataclass(frozen=True)

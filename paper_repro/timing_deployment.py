@@ -31,9 +31,9 @@ from scipy.special import expit
 from algorithms.confidence import Radius
 from algorithms.constants import practical_constants
 from algorithms.deployment_registry import DEPLOYMENT_ALGORITHMS, run_deployment
+from sim.core.seeding import CommonRandomNumbers
 from sim.feedback import context_cdf, draw_contexts
 from sim.generators import random_directions_env
-from sim.core.seeding import CommonRandomNumbers
 
 from .tables import markdown_table
 

@@ -12,6 +12,14 @@ from .behaviour import (
     skewed_pairs,
 )
 from .core.checkpoints import log_checkpoints
+from .core.seeding import (
+    CRN_STREAMS,
+    CommonRandomNumbers,
+    as_generator,
+    as_seed_sequence,
+    repetition_seeds,
+    spawn_streams,
+)
 from .environment import PreferenceEnv
 from .feedback import (
     LINK_CODES,
@@ -24,14 +32,6 @@ from .feedback import (
 )
 from .generators import kappa_env, random_directions_env, shared_offset_env
 from .queries import pair_differences, uniform_pairs
-from .core.seeding import (
-    CRN_STREAMS,
-    CommonRandomNumbers,
-    as_generator,
-    as_seed_sequence,
-    repetition_seeds,
-    spawn_streams,
-)
 
 __all__ = [
     "BEHAVIOURS",

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from .core.seeding import CommonRandomNumbers
 from .environment import PreferenceEnv
 from .feedback import bt_labels, context_cdf, draw_contexts
 from .queries import uniform_pairs
-from .core.seeding import CommonRandomNumbers
 
 BEHAVIOURS: tuple[str, ...] = ("uniform", "skewed")
 """Names of the simulated behaviour policies (logged data is passed as a `LoggedData`)."""
@@ -106,7 +106,7 @@ def skewed_pairs(cdf: np.ndarray, avoid: np.ndarray, eps: float, context_u: np.n
     return x_out, a_out, b_out
 
 
-def behaviour_marginal(env: PreferenceEnv, behaviour: "str | LoggedData",
+def behaviour_marginal(env: PreferenceEnv, behaviour: str | LoggedData,
                        eps: float = DEFAULT_SKEW_EPS) -> np.ndarray:
     """mu(a | x), shape (n_x, K): the probability that arm a appears in a behaviour pair at
     context x, the two positions averaged (each row sums to 1).
@@ -202,7 +202,7 @@ class LoggedData:
                              "{0, 1}")
 
 
-def behaviour_queries(env: PreferenceEnv, behaviour: "str | LoggedData", crn: CommonRandomNumbers,
+def behaviour_queries(env: PreferenceEnv, behaviour: str | LoggedData, crn: CommonRandomNumbers,
                       eps: float = DEFAULT_SKEW_EPS
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x, a, a', y) for the T = crn.T rounds of a passive run, all int64.

@@ -12,8 +12,8 @@ import numbers
 
 import numpy as np
 
-from .environment import PreferenceEnv
 from .core.seeding import SeedLike, as_generator
+from .environment import PreferenceEnv
 
 
 def _check_count(field: str, value: object, minimum: int = 1) -> int:

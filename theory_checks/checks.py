@@ -19,12 +19,20 @@ columns algorithm, seed, t, ...), concatenated over cells.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
-from .verdicts import (Verdict, REPORT, coverage_verdict, exponent_report, instance_bound_verdict,
-                       loglog_slope, ordering_verdict, rate_verdict, cost_verdict)
+from .verdicts import (
+    REPORT,
+    Verdict,
+    cost_verdict,
+    coverage_verdict,
+    exponent_report,
+    instance_bound_verdict,
+    loglog_slope,
+    ordering_verdict,
+    rate_verdict,
+)
 
 
 def _runs(df: pd.DataFrame):

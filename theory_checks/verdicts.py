@@ -97,12 +97,12 @@ def loglog_slope(x: np.ndarray, Y: np.ndarray, n_boot: int = 1000, seed: int = 0
         boots = np.array([slope(Y[rng.integers(0, n, n)]) for _ in range(n_boot)])
     else:  # one run: resample the points
         ly = np.log(Y[0])
-        boots = []
+        fits = []
         for _ in range(n_boot):
             i = rng.integers(0, x.size, x.size)
             if np.ptp(lx[i]) > 0:
-                boots.append(np.polyfit(lx[i], ly[i], 1)[0])
-        boots = np.array(boots) if boots else np.array([s])
+                fits.append(np.polyfit(lx[i], ly[i], 1)[0])
+        boots = np.array(fits) if fits else np.array([s])
     a = (1 - level) / 2
     return s, float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
 

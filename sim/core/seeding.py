@@ -131,7 +131,7 @@ class CommonRandomNumbers:
         return int(self.context_u.shape[0])
 
     @classmethod
-    def draw(cls, seed: SeedLike, T: int) -> "CommonRandomNumbers":
+    def draw(cls, seed: SeedLike, T: int) -> CommonRandomNumbers:
         """Uniforms for T rounds from the streams CRN_STREAMS of `seed` (see `spawn_streams`).
 
         Each array comes from its own stream and each stream is consumed from its start, so

@@ -4,14 +4,25 @@ the offending entry."""
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import numpy as np
 
 
-def check_positive(name: str, value: float, *, allow_none: bool = False) -> float | None:
+@overload
+def check_positive(name: str, value: float, *, allow_none: Literal[False] = ...) -> float: ...
+
+
+@overload
+def check_positive(name: str, value: float | None, *, allow_none: bool) -> float | None: ...
+
+
+def check_positive(name: str, value: float | None, *, allow_none: bool = False) -> float | None:
     """A finite float > 0 (or None when allowed)."""
-    if value is None and allow_none:
-        return None
+    if value is None:
+        if allow_none:
+            return None
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):

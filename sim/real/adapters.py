@@ -41,6 +41,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, overload
 
 import numpy as np
 
@@ -63,6 +64,7 @@ POLICIES = ("drop", "keep", "error")
 
 HH_MARKER = "\n\nAssistant:"
 _PAIR_FIELDS = ("prompt", "chosen", "rejected")
+_T = TypeVar("_T")
 
 
 # -------------------------------------------------------------- locations
@@ -235,6 +237,14 @@ def _json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
         if isinstance(exc, FileNotFoundError):
             raise ValueError(f"{path}: no such file") from None
         raise ValueError(f"{path}: cannot read: {exc}") from None
+
+
+@overload
+def _get(obj: Mapping, dotted: str, path: str, line: int, kind: type[_T]) -> _T: ...
+
+
+@overload
+def _get(obj: Mapping, dotted: str, path: str, line: int, kind: tuple[type, ...]) -> object: ...
 
 
 def _get(obj: Mapping, dotted: str, path: str, line: int, kind: type | tuple[type, ...]) -> object:
@@ -436,7 +446,8 @@ def read_alpacaeval(path: str | os.PathLike, *, limit: int | None = None) -> Mul
     in [1, 2] = 1 + P(judge prefers the arm over the reference). `limit`: first contexts only."""
     _check_limit(limit)
     path = os.fspath(path)
-    ids, contexts, texts, probs, refs, datasets = [], [], [], [], [], []
+    ids: list[str] = []
+    contexts, texts, probs, refs, datasets = [], [], [], [], []
     arm_names: tuple[str, ...] | None = None
     reference: str | None = None
     empty = 0

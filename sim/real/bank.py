@@ -96,7 +96,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import InitVar, dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -314,11 +314,11 @@ class FeatureBank:
         for column in ("prompt_id", "response_a", "response_b"):
             if column not in pairs.columns:
                 raise ValueError(f"{_where(source, PAIRS_FILE)}: missing column {column!r}")
-        has_scores = [c in pairs.columns for c in ("score_a", "score_b")]
-        if has_scores[0] != has_scores[1]:
-            present, absent = ("score_a", "score_b") if has_scores[0] else ("score_b", "score_a")
+        score_columns = [c in pairs.columns for c in ("score_a", "score_b")]
+        if score_columns[0] != score_columns[1]:
+            present, absent = ("score_a", "score_b") if score_columns[0] else ("score_b", "score_a")
             raise ValueError(f"{_where(source, PAIRS_FILE)}: has {present!r} but not {absent!r}")
-        has_scores = has_scores[0]
+        has_scores = score_columns[0]
         if "label" not in pairs.columns and not has_scores:
             raise ValueError(
                 f"{_where(source, PAIRS_FILE)}: needs a 'label' column or both 'score_a' and"
@@ -372,7 +372,7 @@ class FeatureBank:
                         " (score_a == score_b) and no label; pass ties='drop' or ties='keep'"
                     )
                 labels = (sa > sb).astype(np.int8)
-                position = pairs.columns.get_loc("response_b") + 1
+                position = cast(int, pairs.columns.get_loc("response_b")) + 1  # a unique label
                 pairs.insert(position, "label", labels)
                 if ties == "drop" and tied_rows.size:
                     keep = ~tie
@@ -469,7 +469,8 @@ class FeatureBank:
         response_ids = np.stack([g.response_ids for g in groups.values()])
         phi = np.stack([g.features for g in groups.values()])
         has_scores = "score" in self.responses
-        scores = np.stack([g.scores for g in groups.values()]) if has_scores else None
+        scores = (np.stack([cast(np.ndarray, g.scores) for g in groups.values()]) if has_scores
+                  else None)
         return prompt_ids, response_ids, phi, scores
 
     # ----------------------------------------------------------- normalisation

@@ -24,8 +24,15 @@ import numpy as np
 
 from sim.core.seeding import SeedLike, spawn_streams
 
-from .adapters import (SHARED_FILES, MultiArmData, read_alpacaeval, read_ultrafeedback,
-                       shared_data_dir, shared_file, text_sha256)
+from .adapters import (
+    SHARED_FILES,
+    MultiArmData,
+    read_alpacaeval,
+    read_ultrafeedback,
+    shared_data_dir,
+    shared_file,
+    text_sha256,
+)
 from .bank import FeatureBank
 from .build import bank_from_multiarm, bank_from_pairs
 

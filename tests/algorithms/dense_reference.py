@@ -26,8 +26,10 @@ def project_ball_dense(theta, H, B):
     if np.linalg.norm(theta) <= B:
         return theta.copy()
     d = theta.shape[0]
-    u = lambda mu: np.linalg.solve(H + mu * np.eye(d), H @ theta)
-    f = lambda mu: np.linalg.norm(u(mu)) - B
+    def u(mu):
+        return np.linalg.solve(H + mu * np.eye(d), H @ theta)
+    def f(mu):
+        return np.linalg.norm(u(mu)) - B
     hi = 1.0
     while f(hi) > 0:
         hi *= 2.0
@@ -63,14 +65,18 @@ def implicit_omd_dense(Z, y, eta, lam):
     for t in range(T):
         z = Z[t]
         x = theta.copy()
-        obj = lambda v: np.logaddexp(0.0, z @ v) - y[t] * (z @ v) + (v - theta) @ Hcal @ (v - theta) / (2 * eta)
+        def obj(v, z=z, yt=y[t], theta=theta, Hcal=Hcal):
+            return (np.logaddexp(0.0, z @ v) - yt * (z @ v)
+                    + (v - theta) @ Hcal @ (v - theta) / (2 * eta))
         for _ in range(200):
             w = z @ x
             grad = (sig(w) - y[t]) * z + Hcal @ (x - theta) / eta
             hess = dsig(w) * np.outer(z, z) + Hcal / eta
             step = np.linalg.solve(hess, grad)
             a = 1.0  # damping only far from the optimum, where the objective can judge a step
-            while np.abs(step).max() > 1e-6 * (1 + np.abs(x).max()) and obj(x - a * step) > obj(x) - 1e-4 * a * (grad @ step) + 1e-15 * abs(obj(x)) and a > 1e-10:
+            while (np.abs(step).max() > 1e-6 * (1 + np.abs(x).max())
+                   and obj(x - a * step) > obj(x) - 1e-4 * a * (grad @ step) + 1e-15 * abs(obj(x))
+                   and a > 1e-10):
                 a *= 0.5
             x = x - a * step
             if np.abs(a * step).max() < 1e-15 * (1 + np.abs(x).max()):

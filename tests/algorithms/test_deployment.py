@@ -16,7 +16,11 @@ from algorithms.deployment import algorithm4_pair, pair_width
 from algorithms.deployment_registry import DEPLOYMENT_ALGORITHMS, run_deployment
 from algorithms.regret import INSTANCE_BOUND_CONSTANT, instance_bound_violations
 from sim import (
-    CommonRandomNumbers, PreferenceEnv, context_cdf, draw_contexts, random_directions_env,
+    CommonRandomNumbers,
+    PreferenceEnv,
+    context_cdf,
+    draw_contexts,
+    random_directions_env,
 )
 
 from .dense_reference import dsig, omd_dense

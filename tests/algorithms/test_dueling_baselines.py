@@ -20,7 +20,11 @@ from algorithms.dueling_baselines import (
 )
 from algorithms.estimators import mle
 from sim import (
-    CommonRandomNumbers, context_cdf, random_directions_env, spawn_streams, uniform_pairs,
+    CommonRandomNumbers,
+    context_cdf,
+    random_directions_env,
+    spawn_streams,
+    uniform_pairs,
 )
 
 RADIUS = Radius("practical", c_beta=0.5)

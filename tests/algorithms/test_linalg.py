@@ -4,8 +4,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from algorithms.linalg import (cg_dense, cg_ridge_lowrank, project_ball_inverse_metric,
-                               project_ball_metric, sherman_morrison_update)
+from algorithms.linalg import (
+    cg_dense,
+    cg_ridge_lowrank,
+    project_ball_inverse_metric,
+    project_ball_metric,
+    sherman_morrison_update,
+)
 
 
 def spd(rng, d, cond=1e3):
@@ -66,7 +71,8 @@ def test_projection_against_scipy_constrained_solver(seed):
                                  "jac": lambda v: -2 * v}],
                    options={"ftol": 1e-12, "maxiter": 500})
     assert abs(np.linalg.norm(res.x) - B) < 1e-6  # the constraint binds at the optimum
-    obj = lambda v: (v - theta) @ H @ (v - theta)
+    def obj(v):
+        return (v - theta) @ H @ (v - theta)
     assert obj(u) <= obj(res.x) * (1 + 1e-9)
     np.testing.assert_allclose(u, res.x, atol=1e-5)
 

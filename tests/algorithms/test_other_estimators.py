@@ -3,8 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algorithms.estimators import (cg_omd_path, estimator_path, implicit_omd_path, omd_path,
-                                   sgd_path)
+from algorithms.estimators import cg_omd_path, estimator_path, implicit_omd_path, omd_path, sgd_path
 
 from .dense_reference import cg_omd_dense, implicit_omd_dense, sgd_dense
 from .test_omd import bt_data, rel_err

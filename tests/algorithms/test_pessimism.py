@@ -135,8 +135,9 @@ def test_segment_line_search_is_the_argmax(seed):
     theta, beta, gmax = rng.normal(size=d), rng.uniform(0, 3), rng.uniform(0.1, 2.0)
     g = segment_argmax(theta @ D, u @ A @ u, u @ A @ D, D @ A @ D, beta, gmax)
     grid = np.linspace(0.0, gmax, 20001)
-    f = lambda s: (u + np.multiply.outer(s, D)) @ theta - beta * np.sqrt(
-        np.einsum("...i,ij,...j->...", u + np.multiply.outer(s, D), A, u + np.multiply.outer(s, D)))
+    def f(s):
+        return (u + np.multiply.outer(s, D)) @ theta - beta * np.sqrt(
+            np.einsum("...i,ij,...j->...", u + np.multiply.outer(s, D), A, u + np.multiply.outer(s, D)))
     assert 0.0 <= g <= gmax
     assert f(np.array(g)) >= f(grid).max() - 1e-12
 

@@ -29,7 +29,7 @@ def test_cell_key_depends_on_every_field_and_is_order_free():
     assert len({c.key, Cell("s", "a", dict(x=2, y=[1, 2]), 0).key, Cell("s", "a", dict(x=1, y=[1, 2]), 1).key,
                 Cell("s", "b", dict(x=1, y=[1, 2]), 0).key, Cell("t", "a", dict(x=1, y=[1, 2]), 0).key}) == 5
     with pytest.raises(ValueError, match="JSON-like"):
-        Cell("s", "a", dict(f=object())).key
+        _ = Cell("s", "a", dict(f=object())).key
 
 
 def test_local_workers_give_the_same_table(tmp_path):

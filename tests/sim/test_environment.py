@@ -287,7 +287,7 @@ def test_kappa_global_against_maximisation_over_the_ball():
                 grid_best = max(grid_best, float(np.max(2.0 + np.exp(w) + np.exp(-w))))
                 for start in ([0.1, 0.0], [0.0, -0.1], [-0.5, 0.5]):
                     res = minimize(
-                        lambda t: -np.log(inv_dsigmoid_ref(t @ z)),
+                        lambda t, z=z: -np.log(inv_dsigmoid_ref(t @ z)),
                         np.array(start),
                         method="SLSQP",
                         constraints=[constraint],

@@ -7,7 +7,6 @@ import pytest
 from scipy.special import expit
 from scipy.stats import norm
 
-from sim.core.links import sigmoid
 from sim import (
     LINK_CODES,
     bt_label,
@@ -18,6 +17,7 @@ from sim import (
     preference_probability,
     random_directions_env,
 )
+from sim.core.links import sigmoid
 
 W_GRID = np.concatenate([np.linspace(-60.0, 60.0, 241), [-1e-300, 0.0, 1e-300, -745.0, 745.0]])
 

@@ -3,8 +3,15 @@ import math
 import numpy as np
 import pytest
 
-from theory_checks.bounds import (TABLE1, closed_form, elliptic_potential_bound, instance_active,
-                                  instance_deployment, instance_passive, kappa_upper_bound)
+from theory_checks.bounds import (
+    TABLE1,
+    closed_form,
+    elliptic_potential_bound,
+    instance_active,
+    instance_deployment,
+    instance_passive,
+    kappa_upper_bound,
+)
 
 
 def test_closed_forms_scale_as_table_1():

@@ -4,9 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from theory_checks.checks import (as_nullable_bool, calibrate_c_beta, coverage_checks,
-                                  cost_checks, instance_checks_final, instance_checks_path,
-                                  kappa_checks, left_confidence_set, rate_checks)
+from theory_checks.checks import (
+    as_nullable_bool,
+    calibrate_c_beta,
+    cost_checks,
+    coverage_checks,
+    instance_checks_final,
+    instance_checks_path,
+    kappa_checks,
+    left_confidence_set,
+    rate_checks,
+)
 from theory_checks.verdicts import FAIL, PASS, REPORT
 
 

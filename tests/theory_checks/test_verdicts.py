@@ -3,9 +3,20 @@
 import numpy as np
 import pytest
 
-from theory_checks.verdicts import (FAIL, PASS, REPORT, clopper_pearson, cost_verdict,
-                                    coverage_verdict, exponent_report, instance_bound_verdict,
-                                    loglog_slope, ordering_verdict, rate_verdict, verdict_table)
+from theory_checks.verdicts import (
+    FAIL,
+    PASS,
+    REPORT,
+    clopper_pearson,
+    cost_verdict,
+    coverage_verdict,
+    exponent_report,
+    instance_bound_verdict,
+    loglog_slope,
+    ordering_verdict,
+    rate_verdict,
+    verdict_table,
+)
 
 
 def test_clopper_pearson_known_values():
