@@ -54,6 +54,10 @@ def load_user_algorithms(text: str) -> tuple[str, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "real":  # python -m paper_repro real --data FILE ...
+        from .real_cli import main as real_main
+
+        return real_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.list:
         for name, spec in REGISTRY.items():
