@@ -19,7 +19,13 @@ import numpy as np
 from numba import njit
 
 from sim.core.links import dsigmoid, sigmoid
-from sim.core.validation import check_design, check_positive
+from sim.core.validation import (
+    check_count,
+    check_design,
+    check_finite_result,
+    check_nonnegative,
+    check_positive,
+)
 
 from .linalg import cg_ridge_lowrank
 
@@ -29,8 +35,15 @@ SGD_SCHEDULES = ("constant", "inv_sqrt")
 @njit(cache=True)
 def sgd_run(Z: np.ndarray, y: np.ndarray, theta: np.ndarray, lr: float, lam: float,
             inv_sqrt: bool, B: float, t0: int, path_out: np.ndarray) -> None:
-    """One-pass SGD over the rows of Z, in place on theta; t0 rounds already done."""
+    """One-pass SGD over the rows of Z, in place on theta; t0 rounds already done.
+    Mismatched shapes raise ValueError."""
     d = theta.shape[0]
+    T = Z.shape[0]
+    if (Z.shape[1] != d or y.shape[0] != T
+            or (path_out.shape[0] != 0 and (path_out.shape[0] != T + 1
+                                            or path_out.shape[1] != d))):
+        raise ValueError("sgd_run: Z (T, d), y (T,), theta (d,) and path_out (0 or T + 1 rows, "
+                         "d columns) must agree in shape")
     store = path_out.shape[0] > 0
     if store:
         path_out[0, :] = theta
@@ -51,9 +64,17 @@ def sgd_run(Z: np.ndarray, y: np.ndarray, theta: np.ndarray, lr: float, lam: flo
 def cg_omd_run(Z: np.ndarray, y: np.ndarray, theta: np.ndarray, eta: float, lam0: float,
                ramp: float, batch: int, cg_iters: int, b0: int, path_out: np.ndarray) -> None:
     """Algorithm 5 over consecutive mini-batches of the rows of Z (the last may be shorter);
-    b0 batches already done. path_out row k receives theta after k batches."""
+    b0 batches already done. path_out row k receives theta after k batches. Mismatched
+    shapes or batch < 1 raise ValueError."""
     T, d = Z.shape
+    if batch < 1:
+        raise ValueError("cg_omd_run: batch must be >= 1")
     nb = (T + batch - 1) // batch
+    if (theta.shape[0] != d or y.shape[0] != T
+            or (path_out.shape[0] != 0 and (path_out.shape[0] != nb + 1
+                                            or path_out.shape[1] != d))):
+        raise ValueError("cg_omd_run: Z (T, d), y (T,), theta (d,) and path_out (0 or "
+                         "n_batches + 1 rows, d columns) must agree in shape")
     store = path_out.shape[0] > 0
     if store:
         path_out[0, :] = theta
@@ -85,13 +106,12 @@ def sgd_path(Z, y, *, lr: float, lam: float = 0.0, schedule: str = "constant",
         raise ValueError(f"schedule must be one of {SGD_SCHEDULES}, got {schedule!r}")
     Z, yv = check_design(Z, y)
     lr = check_positive("lr", lr)
-    if not (math.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam must be finite and >= 0, got {lam!r}")
+    lam = check_nonnegative("lam", lam)
     Bv = check_positive("B", B, allow_none=True)
     path = np.empty((Z.shape[0] + 1, Z.shape[1]))
-    sgd_run(Z, yv, np.zeros(Z.shape[1]), lr, float(lam), schedule == "inv_sqrt",
+    sgd_run(Z, yv, np.zeros(Z.shape[1]), lr, lam, schedule == "inv_sqrt",
             math.inf if Bv is None else Bv, 0, path)
-    return path
+    return check_finite_result("sgd_path", path)
 
 
 def cg_omd_path(Z, y, *, eta: float, lam0: float = 0.8, ramp: float | None = None,
@@ -104,13 +124,11 @@ def cg_omd_path(Z, y, *, eta: float, lam0: float = 0.8, ramp: float | None = Non
     Z, yv = check_design(Z, y)
     eta = check_positive("eta", eta)
     lam0 = check_positive("lam0", lam0)
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if int(cg_iters) != cg_iters or cg_iters < 1:
-        raise ValueError(f"cg_iters must be a positive integer, got {cg_iters!r}")
-    nb = -(-Z.shape[0] // int(batch_size))
+    batch_size = check_count("batch_size", batch_size, 1)
+    cg_iters = check_count("cg_iters", cg_iters, 1)
+    nb = -(-Z.shape[0] // batch_size)
     ramp = float(nb) if ramp is None else check_positive("ramp", ramp)
     path = np.empty((nb + 1, Z.shape[1]))
-    cg_omd_run(Z, yv, np.zeros(Z.shape[1]), eta, lam0, max(ramp, 1.0), int(batch_size),
-               int(cg_iters), 0, path)
-    return path
+    cg_omd_run(Z, yv, np.zeros(Z.shape[1]), eta, lam0, max(ramp, 1.0), batch_size,
+               cg_iters, 0, path)
+    return check_finite_result("cg_omd_path", path)

@@ -21,7 +21,12 @@ import numpy as np
 from numba import njit
 
 from sim.core.links import dsigmoid, sigmoid
-from sim.core.validation import check_design, check_positive
+from sim.core.validation import (
+    check_conditioning,
+    check_design,
+    check_finite_result,
+    check_positive,
+)
 
 from .linalg import project_ball_inverse_metric, rank_one_update, symv
 
@@ -54,8 +59,15 @@ def implicit_scalar(w0: float, y: float, eta: float, q: float) -> float:
 @njit(cache=True)
 def implicit_omd_run(Z: np.ndarray, y: np.ndarray, theta: np.ndarray, Hinv: np.ndarray,
                      eta: float, B: float, project: bool, path_out: np.ndarray) -> int:
-    """Implicit OMD over the rows of Z, in place on (theta, Hinv); path_out as in `omd_run`."""
+    """Implicit OMD over the rows of Z, in place on (theta, Hinv); path_out as in `omd_run`.
+    Mismatched shapes raise ValueError."""
     d = theta.shape[0]
+    T = Z.shape[0]
+    if (Z.shape[1] != d or y.shape[0] != T or Hinv.shape[0] != d or Hinv.shape[1] != d
+            or (path_out.shape[0] != 0 and (path_out.shape[0] != T + 1
+                                            or path_out.shape[1] != d))):
+        raise ValueError("implicit_omd_run: Z (T, d), y (T,), theta (d,), Hinv (d, d) and "
+                         "path_out (0 or T + 1 rows, d columns) must agree in shape")
     u = np.empty(d)
     out = np.empty(d)
     store = path_out.shape[0] > 0
@@ -87,8 +99,9 @@ def implicit_omd_path(Z, y, *, eta: float, lam: float, B: float | None = None) -
     eta = check_positive("eta", eta)
     lam = check_positive("lam", lam)
     Bv = check_positive("B", B, allow_none=True)
+    check_conditioning(Z, lam)
     d = Z.shape[1]
     path = np.empty((Z.shape[0] + 1, d))
     implicit_omd_run(Z, yv, np.zeros(d), np.eye(d) / lam, eta,
                      math.inf if Bv is None else Bv, Bv is not None, path)
-    return path
+    return check_finite_result("implicit_omd_path", path)

@@ -1,7 +1,9 @@
 """Linear-algebra kernels behind the estimators: rank-one inverse updates, the exact
 projection onto the B-ball in a Mahalanobis norm, and conjugate gradients.
 
-All kernels are compiled (numba) and work on plain float64 arrays in place where stated.
+All kernels are compiled (numba) and work on plain float64 arrays in place where stated. Each
+checks that the shapes of its arguments agree (a few integer comparisons) and raises ValueError
+otherwise, so that no call reads or writes outside an array.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def row_combination(A: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
 @njit(cache=True)
 def symv(A: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
     """out = A x for a symmetric A (= A' x, `row_combination`)."""
+    if A.shape[0] != x.shape[0] or A.shape[1] != out.shape[0]:
+        raise ValueError("symv: A (m, n), x (m,) and out (n,) must agree in shape")
     row_combination(A, x, out)
 
 
@@ -39,6 +43,8 @@ def symv(A: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
 def rank_one_update(A: np.ndarray, u: np.ndarray, c: float) -> None:
     """A <- A + c u u' in place."""
     d = u.shape[0]
+    if A.shape[0] != d or A.shape[1] != d:
+        raise ValueError("rank_one_update: A must be (d, d) for u of length d")
     for i in range(d):
         cu = c * u[i]
         row = A[i]
@@ -53,6 +59,8 @@ def sherman_morrison_update(Ainv: np.ndarray, z: np.ndarray, s: float, u: np.nda
     (A + s z z')^{-1} = A^{-1} - s (A^{-1} z)(A^{-1} z)' / (1 + s z' A^{-1} z).
     `u` is a work vector; on return it holds A^{-1} z (old inverse). Returns q = z' A^{-1} z.
     """
+    if z.shape[0] != u.shape[0]:
+        raise ValueError("sherman_morrison_update: z and u must have the same length")
     symv(Ainv, z, u)
     q = np.dot(z, u)
     rank_one_update(Ainv, u, -s / (1.0 + s * q))
@@ -81,6 +89,8 @@ def project_ball_eig(theta: np.ndarray, nu: np.ndarray, Q: np.ndarray, B: float,
     and returns mu (0 when theta is already inside the ball).
     """
     d = theta.shape[0]
+    if nu.shape[0] != d or Q.shape[0] != d or Q.shape[1] != d or out.shape[0] != d:
+        raise ValueError("project_ball_eig: theta, nu, out (d,) and Q (d, d) must agree in d")
     tn = math.sqrt(np.dot(theta, theta))
     if tn <= B:
         for i in range(d):
@@ -88,6 +98,15 @@ def project_ball_eig(theta: np.ndarray, nu: np.ndarray, Q: np.ndarray, B: float,
         return 0.0
     c = Q.T @ theta
     numin = nu.min()
+    numax = nu.max()
+    if not numax > 0.0:
+        raise ValueError("project_ball_eig: the metric has no positive eigenvalue")
+    floor = numax * 2.220446049250313e-16
+    if numin < floor:
+        # Rounding made the metric singular or indefinite (a rank-one downdate by a huge
+        # eta s q): eigenvalues below eps times the largest are noise; keep them positive.
+        nu = np.maximum(nu, floor)
+        numin = floor
     lo = 0.0
     hi = (tn / B - 1.0) / numin
     mu = 0.0
@@ -104,8 +123,11 @@ def project_ball_eig(theta: np.ndarray, nu: np.ndarray, Q: np.ndarray, B: float,
         for i in range(d):
             r = 1.0 + mu * nu[i]
             dn += c[i] * c[i] * nu[i] / (r * r * r)
-        step = (1.0 / n - 1.0 / B) / (dn / (n * n * n))
-        new = mu - step
+        slope = dn / (n * n * n) if n > 0.0 else 0.0
+        if slope > 0.0 and slope < math.inf:
+            new = mu - (1.0 / n - 1.0 / B) / slope
+        else:  # the derivative under- or overflowed: bisect
+            new = 0.5 * (lo + hi)
         if not (new > lo and new < hi):
             new = 0.5 * (lo + hi)
         if new == mu or hi - lo <= 1e-300:
@@ -126,6 +148,9 @@ def project_ball_eig(theta: np.ndarray, nu: np.ndarray, Q: np.ndarray, B: float,
 def project_ball_inverse_metric(theta: np.ndarray, Minv_metric: np.ndarray, B: float,
                                 out: np.ndarray) -> float:
     """Projection onto the B-ball in the norm of H, given M = H^{-1} (symmetric positive definite)."""
+    d = theta.shape[0]
+    if Minv_metric.shape[0] != d or Minv_metric.shape[1] != d or out.shape[0] != d:
+        raise ValueError("project_ball_inverse_metric: theta, out (d,) and M (d, d) must agree")
     if math.sqrt(np.dot(theta, theta)) <= B:
         out[:] = theta
         return 0.0
@@ -136,6 +161,9 @@ def project_ball_inverse_metric(theta: np.ndarray, Minv_metric: np.ndarray, B: f
 @njit(cache=True)
 def project_ball_metric(theta: np.ndarray, H: np.ndarray, B: float, out: np.ndarray) -> float:
     """Projection onto the B-ball in the norm of H (symmetric positive definite)."""
+    d = theta.shape[0]
+    if H.shape[0] != d or H.shape[1] != d or out.shape[0] != d:
+        raise ValueError("project_ball_metric: theta, out (d,) and H (d, d) must agree")
     if math.sqrt(np.dot(theta, theta)) <= B:
         out[:] = theta
         return 0.0
@@ -188,6 +216,8 @@ def cg_dense(A: np.ndarray, b: np.ndarray, max_iter: int, tol: float) -> np.ndar
     """Conjugate gradients for A x = b, A symmetric positive definite, from x = 0; stops after
     max_iter steps or when ||r|| <= tol ||b||. In exact arithmetic it solves the system in at
     most d steps."""
+    if A.shape[0] != b.shape[0] or A.shape[1] != b.shape[0]:
+        raise ValueError("cg_dense: A must be (d, d) for b of length d")
     return _cg(A, 0.0, np.empty((0, b.shape[0])), np.empty(0), b, max_iter, tol, True)
 
 
@@ -197,4 +227,6 @@ def cg_ridge_lowrank(lam: float, Zb: np.ndarray, wts: np.ndarray, b: np.ndarray,
     """Conjugate gradients for (lam I + Zb' diag(wts) Zb) x = b using only Hessian-vector
     products v -> lam v + Zb' (wts * (Zb v)); never forms the d x d matrix (paper Sec. 6.1).
     Same recurrences as `cg_dense`, including the correct beta = r_new'r_new / r'r."""
+    if Zb.shape[1] != b.shape[0] or wts.shape[0] != Zb.shape[0]:
+        raise ValueError("cg_ridge_lowrank: Zb (m, d), wts (m,) and b (d,) must agree in shape")
     return _cg(np.empty((0, 0)), lam, Zb, wts, b, max_iter, tol, False)

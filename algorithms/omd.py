@@ -24,7 +24,13 @@ import numpy as np
 from numba import njit
 
 from sim.core.links import dsigmoid, sigmoid
-from sim.core.validation import check_design, check_positive
+from sim.core.validation import (
+    check_conditioning,
+    check_count,
+    check_design,
+    check_finite_result,
+    check_positive,
+)
 
 from .linalg import project_ball_inverse_metric, rank_one_update, symv
 
@@ -35,9 +41,13 @@ def omd_update(theta: np.ndarray, Hinv: np.ndarray, z: np.ndarray, y: float, eta
     """One step of Algorithm 1, in place on theta and Hinv = Hcal_t^{-1}.
 
     `u` (d,) and `M` (d, d) are work buffers (M is touched only when the projection is active).
-    Returns True when the projection of step 3 moved the iterate.
+    Returns True when the projection of step 3 moved the iterate. Mismatched shapes raise
+    ValueError (never a read outside an array).
     """
     d = theta.shape[0]
+    if (z.shape[0] != d or u.shape[0] != d or Hinv.shape[0] != d or Hinv.shape[1] != d
+            or (project and (M.shape[0] != d or M.shape[1] != d))):
+        raise ValueError("omd_update: theta, z, u (d,), Hinv and M (d, d) must agree in d")
     w = np.dot(z, theta)
     s = dsigmoid(w)
     c = sigmoid(w) - y
@@ -69,9 +79,15 @@ def omd_run(Z: np.ndarray, y: np.ndarray, theta: np.ndarray, Hinv: np.ndarray, e
 
     When path_out has T+1 rows, row 0 receives the starting theta and row t the iterate after
     t observations; pass an array with 0 rows to store nothing. Returns the number of rounds
-    in which the projection was active.
+    in which the projection was active. Mismatched shapes raise ValueError.
     """
     d = theta.shape[0]
+    T = Z.shape[0]
+    if (Z.shape[1] != d or y.shape[0] != T or Hinv.shape[0] != d or Hinv.shape[1] != d
+            or (path_out.shape[0] != 0 and (path_out.shape[0] != T + 1
+                                            or path_out.shape[1] != d))):
+        raise ValueError("omd_run: Z (T, d), y (T,), theta (d,), Hinv (d, d) and path_out "
+                         "(0 or T + 1 rows, d columns) must agree in shape")
     u = np.empty(d)
     M = np.empty((d, d)) if project else np.empty((0, 0))
     store = path_out.shape[0] > 0
@@ -95,32 +111,37 @@ class OnePassOMD:
 
     def __init__(self, d: int, *, eta: float, lam: float, B: float | None = None,
                  project: bool = True) -> None:
-        if int(d) != d or d < 1:
-            raise ValueError(f"d must be a positive integer, got {d!r}")
+        d = check_count("d", d, 1)
         self.eta = check_positive("eta", eta)
         self.lam = check_positive("lam", lam)
+        if not isinstance(project, (bool, np.bool_)):
+            raise ValueError(f"project must be True or False, got {project!r}")
         if project and B is None:
             raise ValueError("B is required when project=True")
         self.B = check_positive("B", B, allow_none=True)
         self.project = bool(project)
-        self.theta = np.zeros(int(d))
-        self.Hinv = np.eye(int(d)) / self.lam
+        self.theta = np.zeros(d)
+        self.Hinv = np.eye(d) / self.lam
         self.t = 0
         self.n_projections = 0
 
     def update(self, Z, y) -> np.ndarray:
-        """Feed one observation (z (d,), y) or a batch (Z (n, d), y (n,)); returns theta."""
-        Z = np.asarray(Z, dtype=np.float64)
-        if Z.ndim == 1:
-            Z, y = Z[None, :], np.atleast_1d(y)
+        """Feed one observation (z (d,), y) or a batch (Z (n, d), y (n,)); returns a copy of
+        theta after the update (later updates do not change it)."""
+        if np.ndim(Z) == 1:
+            Z, y = np.asarray(Z)[None, :], np.atleast_1d(y)
         Z, yv = check_design(Z, y)
         if Z.shape[1] != self.theta.shape[0]:
             raise ValueError(f"feature dimension {Z.shape[1]} does not match the model's d = {self.theta.shape[0]}")
+        check_conditioning(Z, self.lam)
         B = self.B if self.B is not None else math.inf
-        self.n_projections += omd_run(Z, yv, self.theta, self.Hinv, self.eta, B, self.project,
-                                      np.empty((0, Z.shape[1])))
+        theta, Hinv = self.theta.copy(), self.Hinv.copy()
+        n = omd_run(Z, yv, theta, Hinv, self.eta, B, self.project, np.empty((0, Z.shape[1])))
+        check_finite_result("OnePassOMD.update", theta[None, :])
+        self.theta, self.Hinv = theta, Hinv
+        self.n_projections += n
         self.t += Z.shape[0]
-        return self.theta
+        return theta.copy()
 
     def hcal(self) -> np.ndarray:
         """Hcal_t (inverse of the maintained Hcal_t^{-1}; O(d^3))."""
@@ -144,11 +165,14 @@ def omd_path(Z, y, *, eta: float, lam: float, B: float | None = None,
     Z, yv = check_design(Z, y)
     eta = check_positive("eta", eta)
     lam = check_positive("lam", lam)
+    if not isinstance(project, (bool, np.bool_)):
+        raise ValueError(f"project must be True or False, got {project!r}")
     if project and B is None:
         raise ValueError("B is required when project=True")
     Bv = check_positive("B", B, allow_none=True)
+    check_conditioning(Z, lam)
     d = Z.shape[1]
     path = np.empty((Z.shape[0] + 1, d))
     omd_run(Z, yv, np.zeros(d), np.eye(d) / lam, eta, math.inf if Bv is None else Bv,
             bool(project), path)
-    return path
+    return check_finite_result("omd_path", path)

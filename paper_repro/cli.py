@@ -1,16 +1,24 @@
 """`python -m paper_repro [SPEC ...] [--scale quick|full|tiny] [--out DIR] [--backend local|dask]
-[--scheduler ADDR] [--workers N] [--quiet]`: run studies, write their tables (CSV), figures
-(PNG, PDF) and DIR/report.md. Finished cells are kept in DIR/store: rerunning resumes."""
+[--scheduler ADDR] [--workers N] [--quiet] [--reuse-stale]`: run studies, write their tables
+(CSV), figures (PNG, PDF) and DIR/report.md. Finished cells are kept in DIR/store: rerunning
+resumes, and recomputes the cells that other code computed (unless --reuse-stale).
+
+Everything a run needs is checked before any work: the output folder (a folder, creatable,
+writable, outside the project's packages), the Dask scheduler (an address tcp://HOST:PORT that
+answers as a Dask scheduler within seconds), the user algorithms. Ctrl-C, SIGTERM or SIGHUP stop
+the run at once with the finished cells kept; the exit code is 128 + the signal (130 for
+Ctrl-C), and the same command resumes."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
 
 from algorithms.registry import load as load_algorithm
-from paper_repro.runner import BACKENDS
+from paper_repro.runner import BACKENDS, SweepInterrupted, probe_scheduler, sweep_session
 
 from .report import write_report
 from .specs import REGISTRY, SCALES, get_spec
@@ -35,8 +43,79 @@ def build_parser() -> argparse.ArgumentParser:
                    help="user algorithms (an algorithms.registry.Algorithm, or a function "
                         "returning one, in an importable module) added to every study of their "
                         "stage and to the theory checks (default: none)")
+    p.add_argument("--reuse-stale", action="store_true",
+                   help="reuse stored cells computed by other code (another code fingerprint) "
+                        "instead of recomputing them; the report marks every table they enter")
     p.add_argument("--list", action="store_true", help="list the specs and exit")
     return p
+
+
+OUTPUT_SUBFOLDERS = ("store", "tables", "figures")
+"""Folders a run writes inside its output folder."""
+
+PROJECT_PACKAGES = ("sim", "algorithms", "theory_checks", "figures", "paper_repro")
+"""The project's import packages: no output folder may lie inside one."""
+
+
+def _project_folders() -> tuple[str, list[str]]:
+    """(the folder holding the project's packages, the package and test folders)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    folders = []
+    for name in PROJECT_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            folders += [os.path.realpath(p) for p in spec.submodule_search_locations]
+    if os.path.isdir(os.path.join(here, "tests")):
+        folders.append(os.path.realpath(os.path.join(here, "tests")))
+    return os.path.realpath(here), folders
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_folder(out: str, option: str = "--out") -> str:
+    """The output folder as an absolute path, created if needed, after checking that it is a
+    folder, writable (with its store, tables and figures subfolders where they exist) and not
+    inside the project's source (nor the project folder itself, whose figures/ is a package).
+    ValueError with a one-line reason otherwise."""
+    if not isinstance(out, str) or not out.strip():
+        raise ValueError(f"{option} must name a folder, got {out!r}")
+    path = os.path.realpath(os.path.abspath(out))
+    root, packages = _project_folders()
+    if path == root or any(_inside(path, p) for p in packages):
+        raise ValueError(f"{option} {out!r} is inside the project's source ({path}); choose a "
+                         "folder outside the packages, e.g. repro_out")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{option} {out!r} exists and is not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{option} {out!r} cannot be created: {e.strerror or e}") from None
+    for folder in (path, *(os.path.join(path, s) for s in OUTPUT_SUBFOLDERS)):
+        if folder != path and not os.path.exists(folder):
+            continue
+        if not os.path.isdir(folder):
+            raise ValueError(f"{option} {out!r}: {folder} exists and is not a folder")
+        probe = os.path.join(folder, f".write-test-{os.getpid()}")
+        try:
+            with open(probe, "wb"):
+                pass
+            os.remove(probe)
+        except OSError as e:
+            raise ValueError(f"{option} {out!r}: {folder} is not writable: {e.strerror or e}"
+                             ) from None
+    return path
+
+
+def interrupted(e: KeyboardInterrupt) -> int:
+    """Print the one-line message of a stopped run; return its exit code (128 + signal)."""
+    if isinstance(e, SweepInterrupted):
+        print(f"\n{e}", file=sys.stderr)
+        return e.exit_code
+    print("\ninterrupted: the finished cells are kept; rerun the same command to resume",
+          file=sys.stderr)
+    return 130
 
 
 def load_user_algorithms(text: str) -> tuple[str, ...]:
@@ -83,30 +162,52 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
         return 2
     try:
+        check_output_folder(args.out)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.scheduler is not None:
+        try:
+            probe_scheduler(args.scheduler)
+        except (ValueError, RuntimeError) as e:
+            print(f"error: --scheduler: {e}", file=sys.stderr)
+            return 2
+    try:
         user = load_user_algorithms(args.algorithms)
     except ValueError as e:
         print(f"error: --algorithms: {e}", file=sys.stderr)
         return 2
+    try:
+        return _run(args, specs, user, argv)
+    except KeyboardInterrupt as e:
+        return interrupted(e)
+
+
+def _run(args: argparse.Namespace, specs: list, user: tuple[str, ...], argv: list[str]) -> int:
     set_figure_styles()
     opts = RunOptions(out=args.out, backend=args.backend, workers=args.workers,
                       scheduler=args.scheduler, quiet=args.quiet, algorithms=user)
     os.makedirs(os.path.join(args.out, "tables"), exist_ok=True)
     t0 = time.perf_counter()
     results = {}
+    provenance = {}
     for spec in specs:
         print(f"[paper_repro] {spec.name} ({args.scale}) ...", flush=True)
         ts = time.perf_counter()
         try:
-            res = spec.run(args.scale, opts)
+            with sweep_session(reuse_stale=args.reuse_stale) as session:
+                res = spec.run(args.scale, opts)
         except RuntimeError as e:  # e.g. an unreachable scheduler
             print(f"error: {e}", file=sys.stderr)
             return 2
         for tname, df in res.tables.items():
             df.to_csv(os.path.join(args.out, "tables", f"{spec.name}_{tname}.csv"), index=False)
         results[spec.name] = res
+        provenance[spec.name] = session.records
         print(f"[paper_repro] {spec.name} done in {time.perf_counter() - ts:.1f} s", flush=True)
         if not args.quiet:
             print(res.markdown, flush=True)
-    path = write_report(args.out, args.scale, results, argv, time.perf_counter() - t0)
+    path = write_report(args.out, args.scale, results, argv, time.perf_counter() - t0,
+                        provenance=provenance)
     print(f"[paper_repro] report: {path}")
     return 0

@@ -8,6 +8,8 @@ import subprocess
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
+from .fingerprint import PACKAGES, code_fingerprint
+from .runner import UNRECORDED, SweepRecord
 from .specs import SpecResult
 
 _PACKAGES = ("numpy", "scipy", "numba", "pandas", "matplotlib", "seaborn", "pyarrow")
@@ -35,11 +37,56 @@ def _commit() -> str:
         return "unknown (not a git checkout)"
 
 
+def _fingerprints(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} from {'code that recorded no fingerprint' if fp == UNRECORDED else fp}"
+                     for fp, n in sorted(counts.items()))
+
+
+def provenance_lines(records: list[SweepRecord]) -> tuple[list[str], bool]:
+    """Markdown lines saying where the cells of a spec's tables came from, and whether any of
+    them was reused from other code (stale)."""
+    if not records:
+        return [], False
+    fps = sorted({r.fingerprint for r in records})
+    total = sum(r.cells for r in records)
+    computed = sum(r.computed for r in records)
+    reused = sum(r.reused for r in records)
+    stale: dict[str, int] = {}
+    recomputed: dict[str, int] = {}
+    for r in records:
+        for fp, n in r.stale_reused.items():
+            stale[fp] = stale.get(fp, 0) + n
+        for fp, n in r.stale_recomputed.items():
+            recomputed[fp] = recomputed.get(fp, 0) + n
+    quarantined = [q for r in records for q in r.quarantined]
+    line = (f"Cells: {total}; {computed} computed by this run, {reused} reused from the store "
+            f"(computed earlier by this code, fingerprint {', '.join(fps)})")
+    if recomputed:
+        line += f"; recomputed because other code had computed them: {_fingerprints(recomputed)}"
+    lines = [line + ".", ""]
+    if quarantined:
+        lines += [f"Damaged result files moved aside and recomputed: {len(quarantined)} "
+                  f"({', '.join(os.path.basename(q) for q in quarantined[:5])}"
+                  f"{', ...' if len(quarantined) > 5 else ''}).", ""]
+    if stale:
+        lines += [f"**Stale cells (--reuse-stale): {sum(stale.values())} cells were reused from "
+                  f"other code: {_fingerprints(stale)}. The tables of this section mix results of "
+                  "that code with the current one.**", ""]
+    return lines, bool(stale)
+
+
 def write_report(out: str, scale: str, results: dict[str, SpecResult], argv: list[str],
-                 elapsed: float) -> str:
-    """Write out/report.md and return its path. Figures are linked relative to out."""
+                 elapsed: float, provenance: dict[str, list[SweepRecord]] | None = None) -> str:
+    """Write out/report.md and return its path. Figures are linked relative to out.
+    `provenance`: the sweep records of each spec (paper_repro.runner.sweep_session), stated
+    under each spec's heading; tables with stale cells are marked as such."""
+    provenance = provenance or {}
     lines = ["# paper_repro report", "",
              f"Scale: **{scale}**. Specs: {', '.join(results)}. Wall time: {elapsed:.1f} s.", ""]
+    stale_specs = [n for n in results if provenance_lines(provenance.get(n, []))[1]]
+    if stale_specs:
+        lines += [f"**Stale results**: the tables of {', '.join(stale_specs)} reuse cells computed "
+                  "by other code (--reuse-stale); see their sections.", ""]
     verdicts = [v for res in results.values() for v in res.verdicts]
     if verdicts:
         from theory_checks.verdicts import verdict_table
@@ -54,7 +101,8 @@ def write_report(out: str, scale: str, results: dict[str, SpecResult], argv: lis
         if failed:
             lines += ["Failed checks:", "", markdown_table(verdict_table(failed), ".4g"), ""]
     for name, res in results.items():
-        lines += [f"## {name}", "", res.markdown, ""]
+        origin, stale = provenance_lines(provenance.get(name, []))
+        lines += [f"## {name}", "", *origin, res.markdown, ""]
         for fig in res.figures:
             if fig.endswith(".png"):
                 rel = os.path.relpath(fig, out)
@@ -63,10 +111,13 @@ def write_report(out: str, scale: str, results: dict[str, SpecResult], argv: lis
         if pdfs:
             lines += ["PDF versions: " + ", ".join(f"[{p}]({p})" for p in pdfs), ""]
         tables = [f"tables/{name}_{t}.csv" for t in res.tables]
-        lines += ["Tables: " + ", ".join(f"[{t}]({t})" for t in tables), ""]
+        mark = " (stale: reuse cells of other code)" if stale else ""
+        lines += ["Tables: " + ", ".join(f"[{t}]({t}){mark}" for t in tables), ""]
     lines += ["## How to reproduce", "",
               f"    python -m paper_repro {' '.join(argv)}".rstrip(), "",
               f"- commit: {_commit()}",
+              f"- code fingerprint: {code_fingerprint()} (source of {', '.join(PACKAGES)} and the "
+              "versions below; a stored cell is reused only by code of its fingerprint)",
               f"- versions: {_versions()}",
               f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
               f"- written: {datetime.now(UTC).isoformat(timespec='seconds')}",

@@ -27,8 +27,9 @@ import numpy as np
 from numba import njit
 
 from .core.seeding import CommonRandomNumbers
+from .core.validation import as_real_array, check_cdf, check_uniforms
 from .environment import PreferenceEnv
-from .feedback import bt_labels, context_cdf, draw_contexts
+from .feedback import bt_labels, context_cdf, draw_contexts_kernel
 from .queries import uniform_pairs
 
 BEHAVIOURS: tuple[str, ...] = ("uniform", "skewed")
@@ -59,16 +60,9 @@ def _check_eps(eps: float) -> float:
 
 
 @njit(cache=True)
-def skewed_pairs(cdf: np.ndarray, avoid: np.ndarray, eps: float, context_u: np.ndarray,
-                 arm_u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs that rarely involve the arms flagged in avoid (n_x, K), from uniforms.
-
-    x = F^{-1}(context_u). With u_0 = arm_u[t, 0]: if u_0 < eps the ordered pair is uniform
-    over all distinct arms, drawn from u_0 / eps and arm_u[t, 1]; otherwise it is uniform over
-    the distinct arms not flagged, drawn from (u_0 - eps) / (1 - eps) and arm_u[t, 1]
-    (rescaling keeps the uniforms uniform and independent of the branch). A context with fewer
-    than two unflagged arms has no such pair: there the pair is uniform over all arms.
-    """
+def skewed_pairs_kernel(cdf: np.ndarray, avoid: np.ndarray, eps: float, context_u: np.ndarray,
+                        arm_u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`skewed_pairs` without checks, for compiled callers."""
     n = context_u.shape[0]
     n_x, K = avoid.shape
     keep = np.empty((n_x, K), dtype=np.int64)
@@ -78,7 +72,7 @@ def skewed_pairs(cdf: np.ndarray, avoid: np.ndarray, eps: float, context_u: np.n
             if not avoid[x, a]:
                 keep[x, n_keep[x]] = a
                 n_keep[x] += 1
-    x_out = draw_contexts(cdf, context_u)
+    x_out = draw_contexts_kernel(cdf, context_u)
     a_out = np.empty(n, dtype=np.int64)
     b_out = np.empty(n, dtype=np.int64)
     for t in range(n):
@@ -104,6 +98,29 @@ def skewed_pairs(cdf: np.ndarray, avoid: np.ndarray, eps: float, context_u: np.n
             a_out[t] = keep[x, i]
             b_out[t] = keep[x, j]
     return x_out, a_out, b_out
+
+
+def skewed_pairs(cdf: np.ndarray, avoid: np.ndarray, eps: float, context_u: np.ndarray,
+                 arm_u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs that rarely involve the arms flagged in avoid (n_x, K), from uniforms.
+
+    x = F^{-1}(context_u). With u_0 = arm_u[t, 0]: if u_0 < eps the ordered pair is uniform
+    over all distinct arms, drawn from u_0 / eps and arm_u[t, 1]; otherwise it is uniform over
+    the distinct arms not flagged, drawn from (u_0 - eps) / (1 - eps) and arm_u[t, 1]
+    (rescaling keeps the uniforms uniform and independent of the branch). A context with fewer
+    than two unflagged arms has no such pair: there the pair is uniform over all arms.
+    """
+    cdf = check_cdf(cdf)
+    avoid = np.asarray(avoid)
+    if avoid.ndim != 2 or avoid.shape[0] != cdf.shape[0] or avoid.shape[1] < 2:
+        raise ValueError(f"avoid must be a (n_x, K) array with n_x = len(cdf) = {cdf.shape[0]} "
+                         f"and K >= 2, got shape {avoid.shape}")
+    if avoid.dtype != np.bool_:
+        raise ValueError(f"avoid must be a boolean array, got dtype {avoid.dtype}")
+    context_u = check_uniforms("context_u", context_u, (None,))
+    arm_u = check_uniforms("arm_u", arm_u, (context_u.shape[0], 2))
+    return skewed_pairs_kernel(cdf, np.ascontiguousarray(avoid), _check_eps(eps), context_u,
+                               arm_u)
 
 
 def behaviour_marginal(env: PreferenceEnv, behaviour: str | LoggedData,
@@ -139,7 +156,10 @@ def behaviour_marginal(env: PreferenceEnv, behaviour: str | LoggedData,
 def behaviour_reference(env: PreferenceEnv, marginal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(v, v_x): v_x = E_{a ~ mu(x)} phi(x, a) per context (n_x, d) and
     v = E_{x ~ rho} v_x (d,), for the arm marginal mu (n_x, K)."""
-    v_x = np.einsum("xa,xad->xd", marginal, env.phi)
+    mu = as_real_array("marginal", marginal)
+    if mu.shape != (env.n_x, env.K):
+        raise ValueError(f"marginal must have shape (n_x, K) = {(env.n_x, env.K)}, got {mu.shape}")
+    v_x = np.einsum("xa,xad->xd", mu, env.phi)
     return env.rho @ v_x, v_x
 
 
@@ -210,6 +230,8 @@ def behaviour_queries(env: PreferenceEnv, behaviour: str | LoggedData, crn: Comm
     Queries from crn.context_u and crn.arm_u by the named behaviour, labels from crn.label_u
     through the oracle (`sim.feedback.bt_labels`). Logged data supplies its first T samples.
     """
+    if not isinstance(crn, CommonRandomNumbers):
+        raise ValueError(f"crn must be a CommonRandomNumbers, got {type(crn).__name__}")
     T = crn.T
     if isinstance(behaviour, LoggedData):
         behaviour.validate(env)

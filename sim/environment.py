@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from sim.core.links import inv_dsigmoid
+from sim.core.validation import as_real_array
 
 from .feedback import LINK_CODES, link_code_of
 
@@ -28,6 +29,9 @@ NORM_RTOL = 1e-12
 
 PROBABILITY_ATOL = 1e-9
 """Tolerance on sum_x rho_x = 1 and on sum_a pi(a | x) = 1."""
+
+_SQ_UNDERFLOW = float(np.finfo(np.float64).tiny / np.finfo(np.float64).eps)
+"""Below this, a sum of squares may have lost digits (or everything) to underflow."""
 
 
 @njit(cache=True)
@@ -50,8 +54,8 @@ def _max_pair_sq_norm(phi: np.ndarray) -> float:
 def _float_array(field: str, value: object, ndim: int, shape_doc: str) -> np.ndarray:
     """A C-contiguous float64 copy of value, required to have `ndim` dimensions."""
     try:
-        arr = np.array(value, dtype=np.float64, order="C", copy=True)
-    except (TypeError, ValueError) as exc:
+        arr = as_real_array(field, value)
+    except ValueError as exc:
         raise ValueError(f"{field} must be a float array of shape {shape_doc}: {exc}") from None
     if arr.ndim != ndim:
         raise ValueError(
@@ -271,7 +275,14 @@ class PreferenceEnv:
 
     @cached_property
     def _max_pair_norm(self) -> float:
-        return math.sqrt(_max_pair_sq_norm(self.phi))
+        sq = _max_pair_sq_norm(self.phi)
+        if sq < _SQ_UNDERFLOW:
+            # Squares of differences below ~1e-154 underflow: recompute on rescaled features.
+            scale = float(np.abs(self.phi).max())
+            if scale == 0.0:
+                return 0.0
+            return math.sqrt(_max_pair_sq_norm(self.phi / scale)) * scale
+        return math.sqrt(sq)
 
     def max_pair_norm(self) -> float:
         """max over x and a != a' of ||phi(x, a) - phi(x, a')||_2 (<= 2L)."""

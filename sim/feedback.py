@@ -19,6 +19,14 @@ import numpy as np
 from numba import njit
 
 from sim.core.links import sigmoid
+from sim.core.validation import (
+    as_real_array,
+    check_cdf,
+    check_features,
+    check_index_array,
+    check_same_length,
+    check_uniforms,
+)
 
 LINK_CODES: dict[str, int] = {"logistic": 0, "probit": 1}
 """Integer code of each link function, as the compiled kernels take it."""
@@ -42,7 +50,7 @@ def context_cdf(rho: np.ndarray) -> np.ndarray:
     Forcing the tail to 1.0 makes x = min{i : F_i > u} land on a context of positive
     probability for every u in [0, 1), whatever the rounding of the cumulative sum.
     """
-    rho = np.asarray(rho, dtype=np.float64)
+    rho = as_real_array("rho", rho)
     if rho.ndim != 1 or rho.shape[0] < 1:
         raise ValueError(f"rho must be a non-empty 1-d array, got shape {rho.shape}")
     if not np.all(np.isfinite(rho)):
@@ -60,11 +68,8 @@ def context_cdf(rho: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def draw_contexts(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """x_t = min{i : cdf_i > u_t} (inverse-CDF sampling, binary search), as int64.
-
-    With cdf from `context_cdf` and u_t uniform on [0, 1), P(x_t = i) = rho_i.
-    """
+def draw_contexts_kernel(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """`draw_contexts` without checks, for compiled callers (cdf non-empty)."""
     n = cdf.shape[0]
     out = np.empty(u.shape[0], dtype=np.int64)
     for t in range(u.shape[0]):
@@ -79,6 +84,15 @@ def draw_contexts(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
                 lo = mid + 1
         out[t] = lo
     return out
+
+
+def draw_contexts(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """x_t = min{i : cdf_i > u_t} (inverse-CDF sampling, binary search), as int64.
+
+    With cdf from `context_cdf` and u_t uniform on [0, 1), P(x_t = i) = rho_i. ValueError for
+    a cdf that is not one (`context_cdf` builds it) or uniforms outside [0, 1) (NaN included).
+    """
+    return draw_contexts_kernel(check_cdf(cdf), check_uniforms("u", u, (None,)))
 
 
 @njit(cache=True)
@@ -102,7 +116,7 @@ def bt_label(w: float, u: float, link_code: int) -> int:
 
 
 @njit(cache=True)
-def bt_labels(
+def bt_labels_kernel(
     phi: np.ndarray,
     theta_star: np.ndarray,
     x: np.ndarray,
@@ -111,10 +125,7 @@ def bt_labels(
     u: np.ndarray,
     link_code: int,
 ) -> np.ndarray:
-    """y_i = 1[u_i < P(y = 1 | w_i)], w_i = (phi(x_i, a_i) - phi(x_i, a2_i))' theta*, as int64.
-
-    phi is (n_x, K, d); x, a, a2, u are equal-length arrays of queries and their uniforms.
-    """
+    """`bt_labels` in compiled code; it checks lengths and ranges itself (IndexError)."""
     n = x.shape[0]
     if a.shape[0] != n or a2.shape[0] != n or u.shape[0] != n:
         raise ValueError("bt_labels: x, a, a2 and u must have the same length")
@@ -136,3 +147,33 @@ def bt_labels(
             w += (phi[xi, ai, j] - phi[xi, bi, j]) * theta_star[j]
         out[i] = bt_label(w, u[i], link_code)
     return out
+
+
+def bt_labels(phi: np.ndarray, theta_star: np.ndarray, x: np.ndarray, a: np.ndarray,
+              a2: np.ndarray, u: np.ndarray, link_code: int) -> np.ndarray:
+    """y_i = 1[u_i < P(y = 1 | w_i)], w_i = (phi(x_i, a_i) - phi(x_i, a2_i))' theta*, as int64.
+
+    Parameters
+    ----------
+    phi : (n_x, K, d) features.
+    theta_star : (d,) parameter.
+    x : (n,) context indices in [0, n_x); a, a2 : (n,) arm indices in [0, K).
+    u : (n,) label uniforms in [0, 1).
+    link_code : a value of LINK_CODES.
+
+    ValueError naming the argument for any shape, length, range or link problem.
+    """
+    phi = check_features("phi", phi, 3)
+    n_x, K, d = phi.shape
+    theta = check_features("theta_star", theta_star, 1)
+    if theta.shape[0] != d:
+        raise ValueError(f"theta_star has length {theta.shape[0]}, but phi has d = {d} features")
+    x = check_index_array("x", x, n_x, "a context")
+    a = check_index_array("a", a, K, "an arm")
+    a2 = check_index_array("a2", a2, K, "an arm")
+    n = check_same_length(x=x, a=a, a2=a2, u=np.asarray(u).reshape(-1))
+    uu = check_uniforms("u", u, (n,))
+    if (isinstance(link_code, (bool, np.bool_)) or not isinstance(link_code, (int, np.integer))
+            or int(link_code) not in LINK_CODES.values()):
+        raise ValueError(f"unknown link code {link_code!r}; codes: {LINK_CODES}")
+    return bt_labels_kernel(phi, theta, x, a, a2, uu, int(link_code))

@@ -13,6 +13,8 @@ import numbers
 import numpy as np
 
 from .core.seeding import SeedLike, as_generator
+from .core.validation import SCALE_MAX as _B_MAX
+from .core.validation import check_positive
 from .environment import PreferenceEnv
 
 
@@ -27,12 +29,13 @@ def _check_sizes(n_x: object, K: object, d: object) -> tuple[int, int, int]:
 
 
 def _check_positive(field: str, value: object) -> float:
+    """A positive number in the scale range of sim.core.validation."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{field} must be a positive finite number, got {value!r}")
     v = float(value)
     if not (math.isfinite(v) and v > 0.0):
         raise ValueError(f"{field} must be a positive finite number, got {value!r}")
-    return v
+    return check_positive(field, v)
 
 
 def _unit_vectors(rng: np.random.Generator, shape: tuple[int, ...], d: int) -> np.ndarray:
@@ -170,6 +173,10 @@ def kappa_env(
     if M == 0.0:
         raise ValueError("all arms of every context share one feature vector: kappa is 4")
     B = math.acosh(k / 2.0 - 1.0) / M
+    if not math.isfinite(B) or B > _B_MAX:
+        raise ValueError(f"the largest feature difference ||phi(x, a) - phi(x, a')|| = {M:g} is "
+                         f"too small for kappa = {k:g}: B = arccosh(kappa/2 - 1) / {M:g} = {B:g} "
+                         f"exceeds {_B_MAX:g}; use a larger L")
     return PreferenceEnv(
         phi=features_only.phi,
         rho=features_only.rho,

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .validation import as_real_array
+
 SeedLike = int | np.random.SeedSequence
 """An integer seed (>= 0) or a SeedSequence."""
 
@@ -88,7 +90,7 @@ def spawn_streams(seed: SeedLike, names: tuple[str, ...]) -> dict[str, np.random
 
 
 def _frozen_uniforms(field: str, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.array(value, dtype=np.float64, order="C", copy=True)
+    arr = as_real_array(field, value)
     if arr.shape != shape:
         raise ValueError(f"{field} must have shape {shape}, got {arr.shape}")
     if arr.size and not (np.all(arr >= 0.0) and np.all(arr < 1.0)):

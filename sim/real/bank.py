@@ -38,6 +38,9 @@ were made. Keys written by `sim.real.embed`: `model` (name or path), `pooling` (
 `last-token`), `text` (`pair`: prompt and response read together, or `response`),
 `max_length`, `truncation_side`, `dtype`, `dataset`; and `feature_scale`, the common factor every
 feature has been multiplied by since extraction (see normalisation below; 1 when absent).
+Text `pair` is the string prompt + "\n\n" + response (two newlines, nothing else; a chat
+template instead for last-token pooling with a tokenizer that has one: `sim.real.build`), and
+the embedding cache is keyed by its sha256.
 Other keys are free. The key `rlhf_testbed.bank_format` holds the format version, "1".
 
 pairs.parquet
@@ -91,6 +94,8 @@ theta does.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import re
@@ -107,10 +112,19 @@ FORMAT_VERSION = "1"
 """Version of the bank format, written under FORMAT_KEY in both files' schema metadata."""
 
 FORMAT_KEY = "rlhf_testbed.bank_format"
+SAVE_KEY = "rlhf_testbed.bank_save"
+"""Schema-metadata key of both files: the token of the save that wrote them (equal in both)."""
+_TMP = ".tmp-"
 RESPONSES_FILE = "responses.parquet"
 PAIRS_FILE = "pairs.parquet"
 TIE_POLICIES = ("drop", "keep", "error")
 DEFAULT_SPLIT = "train"
+
+_L_MIN = 1e-30
+"""Smallest norm `FeatureBank.normalized` scales to: float32 keeps 24 bits down to ~1.2e-38,
+and the components of a vector of norm L are smaller than L."""
+_L_MAX = 1e30
+"""Largest norm `FeatureBank.normalized` scales to (float32 overflows at ~3.4e38)."""
 
 _RESPONSE_COLUMNS = ("prompt_id", "response_id")
 _HASH_COLUMNS = ("prompt_sha256", "response_sha256")
@@ -161,6 +175,8 @@ def _feature_matrix(features: object, source: str | None) -> np.ndarray:
             f"{_where(source, RESPONSES_FILE)}: features must be a 2-d array (n_responses, d),"
             f" got shape {arr.shape}"
         )
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{_where(source, RESPONSES_FILE)}: features must be real, got complex values")
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             out = np.ascontiguousarray(arr, dtype=np.float32)
@@ -409,6 +425,17 @@ class FeatureBank:
         """The common factor the features have been multiplied by since extraction."""
         return float(self.metadata.get("feature_scale", "1"))
 
+    def __repr__(self) -> str:
+        """A one-line summary (sizes, splits, model), not the tables."""
+        prompts = int(pd.unique(self.responses["prompt_id"].to_numpy(dtype=object)).size)
+        counts = self.pairs["split"].value_counts()
+        splits = ", ".join(f"{s} {int(counts[s])}" for s in self.splits)
+        model = self.metadata.get("model")
+        return (f"FeatureBank({self.n_responses} responses of {prompts} prompts, d = {self.d}, "
+                f"{self.n_pairs} pairs" + (f" ({splits})" if splits else "")
+                + (f", model {model!r}" if model else "")
+                + f", feature scale {self.feature_scale:.4g})")
+
     # ----------------------------------------------------------------- arrays
 
     def _split_rows(self, split: str | None) -> np.ndarray:
@@ -487,17 +514,29 @@ class FeatureBank:
         times c. Pairs, labels and everything else are unchanged."""
         if isinstance(L, bool) or not isinstance(L, (int, float)) or not math.isfinite(L) or L <= 0:
             raise ValueError(f"L must be a positive finite number, got {L!r}")
+        if not _L_MIN <= L <= _L_MAX:
+            raise ValueError(
+                f"L = {L!r} is outside [{_L_MIN:g}, {_L_MAX:g}]: features are stored as float32,"
+                " and normalised features of that norm would lose their digits to underflow or"
+                " overflow"
+            )
         current = self.max_feature_norm()
         if current == 0.0:
             raise ValueError("all features are zero; there is no scale to normalise")
         c = float(L) / current
         f64 = self.features.astype(np.float64)
-        while True:
+        shrink = 2.0**-24
+        for i in range(80):
             scaled = (f64 * c).astype(np.float32)
-            # Rounding to float32 can push the largest norm a few ulps past L: shrink c until not.
+            # Rounding to float32 can push the largest norm a few ulps past L: shrink c until not
+            # (after 16 rounds by steps that double, so that this ends after a few more).
             if np.sqrt(np.max(np.sum(scaled.astype(np.float64) ** 2, axis=1))) <= L:
                 break
-            c = math.nextafter(c * (1.0 - 2.0**-24), 0.0)
+            c = math.nextafter(c * (1.0 - shrink), 0.0)
+            if i >= 16:
+                shrink = min(2.0 * shrink, 0.5)
+        else:  # pragma: no cover - unreachable within the accepted range of L
+            raise ValueError(f"cannot scale the features to norm L = {L!r} in float32")
         metadata = dict(self.metadata)
         metadata["feature_scale"] = repr(self.feature_scale * c)
         return FeatureBank(self.responses, scaled, self._pairs_for_storage(), metadata)
@@ -508,27 +547,51 @@ class FeatureBank:
         return self.pairs.drop(columns="tie") if "tie" in self.pairs.columns else self.pairs
 
     def save(self, folder: str | os.PathLike) -> None:
-        """Write responses.parquet and pairs.parquet into folder (created if needed), each
-        atomically (temporary file, then rename). Saving a loaded bank reproduces its files
-        byte for byte."""
+        """Write responses.parquet and pairs.parquet into folder (created if needed) as one
+        unit: both files are written to temporary names and flushed to disk, then renamed into
+        place, and both carry the same save token (a hash of their content, `SAVE_KEY`), which
+        `load` checks, so that a bank is never read with the features of one save and the
+        labels of another (`load` completes a save interrupted between the two renames).
+        Features are checked finite again before writing. Saving a loaded bank reproduces its
+        files byte for byte."""
         folder = os.fspath(folder)
         os.makedirs(folder, exist_ok=True)
+        if not np.all(np.isfinite(self.features)):
+            i = int(np.argwhere(~np.isfinite(self.features))[0][0])
+            raise ValueError(f"{_where(folder, RESPONSES_FILE, i)}: feature is not finite; "
+                             "nothing was written")
         meta = {FORMAT_KEY: FORMAT_VERSION, **self.metadata}
         d = self.features.shape[1]
         feature = pa.FixedSizeListArray.from_arrays(pa.array(self.features.reshape(-1), pa.float32()), d)
         responses = _arrow_table(self.responses, {"feature": feature}, after="response_id")
         pairs = _arrow_table(self._pairs_for_storage(), {}, after=None)
-        for name, table in ((RESPONSES_FILE, responses), (PAIRS_FILE, pairs)):
-            table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in meta.items()})
-            path = os.path.join(folder, name)
-            tmp = f"{path}.tmp-{os.getpid()}"
-            pq.write_table(table, tmp)
+        meta[SAVE_KEY] = _save_token(responses, pairs, meta)
+        staged = []
+        try:
+            for name, table in ((RESPONSES_FILE, responses), (PAIRS_FILE, pairs)):
+                table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in meta.items()})
+                path = os.path.join(folder, name)
+                tmp = f"{path}{_TMP}{os.getpid()}"
+                staged.append((tmp, path))
+                with open(tmp, "wb") as f:
+                    pq.write_table(table, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+        except BaseException:  # nothing renamed yet: the old bank is intact
+            for tmp, _ in staged:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+            raise
+        # From here on a stop leaves the staged file of the second half, which load moves in.
+        for tmp, path in staged:
             os.replace(tmp, path)
+        _fsync_folder(folder)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, ties: str = "drop") -> FeatureBank:
         """Read and validate the bank in folder; `ties` applies to labels derived from scores."""
         folder = os.fspath(folder)
+        _complete_interrupted_save(folder)
         tables = {}
         for name in (RESPONSES_FILE, PAIRS_FILE):
             path = os.path.join(folder, name)
@@ -541,12 +604,19 @@ class FeatureBank:
                 tables[name] = pq.read_table(path)
             except Exception as exc:  # a truncated or foreign file: name it
                 raise ValueError(f"{path}: not a readable Parquet file: {exc}") from None
+        tokens = {name: (t.schema.metadata or {}).get(SAVE_KEY.encode()) for name, t in tables.items()}
+        if len(set(tokens.values())) > 1:
+            raise ValueError(
+                f"{folder}: {RESPONSES_FILE} and {PAIRS_FILE} come from different saves (an"
+                " interrupted FeatureBank.save, or one file replaced by hand): save the bank again"
+            )
         responses = tables[RESPONSES_FILE]
         if "feature" not in responses.column_names:
             raise ValueError(f"{_where(folder, RESPONSES_FILE)}: missing column 'feature'")
         features = _arrow_features(responses.column("feature"), folder)
         raw_meta = responses.schema.metadata or {}
-        metadata = {k.decode(): v.decode() for k, v in raw_meta.items() if k.decode() != FORMAT_KEY}
+        metadata = {k.decode(): v.decode() for k, v in raw_meta.items()
+                    if k.decode() not in (FORMAT_KEY, SAVE_KEY)}
         version = raw_meta.get(FORMAT_KEY.encode(), FORMAT_VERSION.encode()).decode()
         if version != FORMAT_VERSION:
             raise ValueError(
@@ -561,6 +631,59 @@ class FeatureBank:
             ties=ties,
             source=folder,
         )
+
+
+def _save_token(responses: pa.Table, pairs: pa.Table, meta: Mapping[str, str]) -> str:
+    """sha256 of the content of both tables and the metadata: the same bank, the same token."""
+    h = hashlib.sha256()
+    for table in (responses, pairs):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        h.update(sink.getvalue().to_pybytes())
+    h.update(json.dumps(dict(meta), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _fsync_folder(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _token_of(path: str) -> bytes | None:
+    try:
+        return (pq.read_schema(path).metadata or {}).get(SAVE_KEY.encode())
+    except Exception:  # unreadable: not a candidate
+        return None
+
+
+def _complete_interrupted_save(folder: str) -> None:
+    """Finish a save stopped between its two renames: when one file's token differs from the
+    other's and a staged file of the missing half carries the other's token, move it in."""
+    paths = {name: os.path.join(folder, name) for name in (RESPONSES_FILE, PAIRS_FILE)}
+    if not all(os.path.isfile(p) for p in paths.values()):
+        return
+    tokens = {name: _token_of(p) for name, p in paths.items()}
+    if tokens[RESPONSES_FILE] == tokens[PAIRS_FILE]:
+        return
+    for name, other in ((PAIRS_FILE, RESPONSES_FILE), (RESPONSES_FILE, PAIRS_FILE)):
+        want = tokens[other]
+        if want is None:
+            continue
+        for f in sorted(os.listdir(folder)):
+            staged = os.path.join(folder, f)
+            if f.startswith(name + _TMP) and _token_of(staged) == want:
+                os.replace(staged, paths[name])
+                _fsync_folder(folder)
+                return
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from paper_repro.runner import run_sweep
-from paper_repro.store import Cell, ResultStore
+from paper_repro.store import Cell, DamagedCellWarning, ResultStore
 
 
 def noisy_mean_cell(cell: Cell) -> pd.DataFrame:
@@ -73,10 +73,12 @@ def test_bad_backend_and_unreachable_scheduler(tmp_path):
         run_sweep(cells(1), noisy_mean_cell, store, backend="dask", scheduler="tcp://127.0.0.1:9")
 
 
-def test_corrupt_result_file_is_named(tmp_path):
+def test_corrupt_result_file_is_named_moved_aside_and_recomputed(tmp_path):
     store = ResultStore(tmp_path)
     c = cells(1)[0]
     os.makedirs(os.path.dirname(store.path(c)))
     open(store.path(c), "w").write("not parquet")
-    with pytest.raises(ValueError, match="cannot read result file"):
-        run_sweep([c], noisy_mean_cell, store, quiet=True)
+    with pytest.warns(DamagedCellWarning, match=r"damaged result file .*\.parquet"):
+        df = run_sweep([c], noisy_mean_cell, store, quiet=True)
+    pd.testing.assert_frame_equal(df, store.load(c))
+    assert os.listdir(os.path.join(tmp_path, "quarantine", "demo"))

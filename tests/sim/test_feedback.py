@@ -160,7 +160,7 @@ def test_bad_links_and_queries_raise():
         bt_labels(env.phi, env.theta_star, i[:0], i[:0], i[:0], u[:0], 5)
     with pytest.raises(ValueError, match=r"same length"):
         bt_labels(env.phi, env.theta_star, i, i, i[:3], u, 0)
-    with pytest.raises(IndexError, match=r"arm index out of range"):
+    with pytest.raises(ValueError, match=r"a\[0\] = 3 is not an arm index in 0..2"):
         bt_labels(env.phi, env.theta_star, i, i + 3, i, u, 0)
-    with pytest.raises(IndexError, match=r"context index out of range"):
+    with pytest.raises(ValueError, match=r"x\[0\] = 2 is not a context index in 0..1"):
         bt_labels(env.phi, env.theta_star, i + 2, i, i, u, 0)
