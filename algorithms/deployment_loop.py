@@ -2,7 +2,9 @@
 
 One round t (1-based; array index i = t - 1) of every deployment algorithm:
 
-    learner    beta_t from the radius; the pair (a_t, a'_t) from theta_t, M_t^{-1} and the rule
+    learner    beta_t from the radius (`algorithms.confidence.beta_for`); the pair (a_t, a'_t)
+               from theta_t, M_t^{-1} and the rule, or a uniform random pair in the rounds
+               t <= explore_rounds of a baseline's exploration phase
     accounting regret of the pair, ||theta_t - theta*||_2 and ||theta_t - theta*||_{M_t}, and
                whether theta* is in C_t = {||theta - theta_t||_{M_t} <= beta_t}
     oracle     y_t = 1[u_t < sigma(r(x_t, a_t) - r(x_t, a'_t))] (pre-drawn u_t; r = phi' theta* for
@@ -34,7 +36,7 @@ from numba.extending import overload
 
 from sim.feedback import bt_label
 
-from .confidence import beta_at
+from .confidence import beta_for
 from .deployment import algorithm4_pair, learned_rewards, pair_width
 from .dueling_baselines import colstim_pair, maxinp_pair, uniform_distinct_pair
 from .llm_strategies import draw_candidates, rank_candidates, strategy_pair
@@ -120,6 +122,15 @@ class LearnerConfig(NamedTuple):
     gumbel_scale: float
     colstim_c: float
     """CoLSTIM's exploration coefficient c; NaN means c = beta_t."""
+    colstim_threshold: float
+    """CoLSTIM's clipping threshold C_thresh of the perturbation (inf: no clipping)."""
+    colstim_width: bool
+    """CoLSTIM: scale the perturbation by ||phi_i||_{M_t^{-1}} (the paper) or not."""
+    explore_rounds: int
+    """Rounds t <= explore_rounds play a uniform random pair (the baselines' exploration
+    phases: MaxInP, CoLSTIM); 0: none."""
+    kappa: float
+    """Global kappa (Definition 2, from the features and B): the MLE baselines' theory radius."""
     strategy: int
     quantile_rank: int
     tau: float
@@ -213,7 +224,8 @@ def builtin_pair(rule: int, cfg: LearnerConfig, i: int, phi_x: np.ndarray, theta
     elif rule == 2:
         c = beta if math.isnan(cfg.colstim_c) else cfg.colstim_c
         a, a2, width = colstim_pair(phi_x, theta, Minv, c, inputs.gumbel[i],
-                                    cfg.gumbel_scale, scores, D)
+                                    cfg.gumbel_scale, cfg.colstim_threshold, cfg.colstim_width,
+                                    scores, D)
     elif rule == 3:
         a, a2 = uniform_distinct_pair(K, inputs.arm_u[i, 0], inputs.arm_u[i, 1])
         width = pair_width(phi_x, a, a2, Minv, D)
@@ -264,10 +276,15 @@ def deployment_segment(t0: int, t1: int, inputs: RoundInputs, oracle: Oracle,
         theta = model_estimate(model, mstate)
         Minv = model_inverse(model, mstate)
         # ---- learner: radius and pair (reads features, theta_t, M_t^{-1}, own uniforms)
-        beta = beta_at(float(t), cfg.radius_kind, d, cfg.eta, cfg.lam, cfg.L, cfg.B,
-                       cfg.delta, cfg.c_beta)
-        a, a2, width = select_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D,
-                                   W, keep, cdf, cands, ranked)
+        beta = beta_for(float(t), cfg.radius_kind, d, cfg.eta, cfg.lam, cfg.L, cfg.B,
+                        cfg.delta, cfg.c_beta, cfg.kappa)
+        if t <= cfg.explore_rounds:
+            # exploration phase of a baseline: a uniform random pair from the arm uniforms
+            a, a2 = uniform_distinct_pair(K, inputs.arm_u[i, 0], inputs.arm_u[i, 1])
+            width = pair_width(phi_x, a, a2, Minv, D)
+        else:
+            a, a2, width = select_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores,
+                                       D, W, keep, cdf, cands, ranked)
         # ---- accounting: regret of the pair and the state theta_t against theta*
         err_l2, err_M = _error_norms(theta, oracle.theta_star, model_matrix(model, mstate), e)
         ledger_add(acc.ledger, oracle.rewards[xi], a, a2, beta, width, err_M, bound_applies)

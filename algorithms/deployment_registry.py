@@ -11,25 +11,35 @@ the loop starts. Memory: O(T) for the uniforms and contexts, plus O(T K) for CoL
 O(T n) for the LLM candidate uniforms and O(T d) for the MLE's observations; the one-pass
 models keep O(d^2) state. With checkpoints, records take O(number of checkpoints).
 
-The options of each algorithm (its `defaults`): project (all; OMD: project onto the B-ball,
-Algorithm 1 step 3; MLE: constrain the fit to the B-ball), gumbel_scale and c (CoLSTIM; c=None
-uses beta_t), n, tau, policy and, for the quantile strategy, q (LLM strategies).
+The options of each algorithm (`Algorithm.options`; every resolved value is recorded in the
+`options` column, so each deviation from a paper is visible): project (all; OMD: project onto
+the B-ball, Algorithm 1 step 3; MLE: constrain the fit to the B-ball), mle_stop (MLE models:
+"statistical" or "exact", `algorithms.mle`), explore_rounds (MaxInP, CoLSTIM, Dueling RL: rounds
+of uniform random pairs before the rule starts; None resolves to 2 d), perturbation,
+gumbel_scale, threshold and c (CoLSTIM), n, tau, policy and, for the quantile strategy, q (LLM
+strategies).
 
 Registered algorithms (DEPLOYMENT_ALGORITHMS):
 
     algorithm4             the paper's Algorithm 4 on one-pass OMD (`algorithms.deployment`)
-    dueling-rl-mle         Algorithm 4's rule on the MLE refit every round, with V_t
-                           (Dueling-RL style, Saha et al. 2023)
-    maxinp-mle             MaxInP (Saha 2021)
-    colstim-mle            CoLSTIM (Bengs, Saha, Hullermeier 2022)
+    dueling-rl-mle         Saha, Pacchiano, Lee (2023), Algorithm 1 on the MLE: the pair of
+                           maximum width among potentially optimal arms (`algorithms.
+                           dueling_baselines`); no exploration phase
+    algorithm4-rule-mle    Algorithm 4's rule on the MLE refit every round, with V_t
+    maxinp-mle             MaxInP (Saha 2021, Algorithm 1): exploration phase, then the widest
+                           pair of non-dominated arms
+    colstim-mle            CoLSTIM (Bengs, Saha, Hullermeier 2022, Algorithm 1): exploration
+                           phase, clipped Gumbel perturbation scaled by ||phi_i||_{V^-1}
     random-pair-omd        a uniform random pair of distinct arms (OMD fitted for the error
                            columns)
     llm-<s>-<m>            LLM-practice strategy s in {best-worst, best-second, quantile, random}
                            with reward model m in {omd, mle} (`algorithms.llm_strategies`)
 
-The MLE baselines' confidence sets use V_t with a radius of the practical form c_beta
-sqrt(d log(1 + t/delta)); the theory radius is the reading of Lemma 1 for the one-pass OMD set
-and is refused for them.
+Radii (`algorithms.confidence`): every algorithm takes the three modes. The theory mode is
+Lemma 1's radius for the one-pass model (Hcal_t) and the generalised-linear radius
+`beta_glm` of the baselines' papers for the MLE models (V_t), with the global kappa of the
+environment's features and B (Definition 2; it does not read theta*). Practical and
+calibrated: c_beta sqrt(d log(1 + t/delta)) in the algorithm's own matrix.
 """
 
 from __future__ import annotations
@@ -62,7 +72,7 @@ from .deployment_loop import (
     deployment_segment,
 )
 from .llm_strategies import STRATEGIES, CandidateStrategy
-from .mle import MLE_MAX_ITER, MLE_TOL
+from .mle import MLE_MAX_ITER, MLE_STAT_RTOL, MLE_TOL
 from .protocol import COUNTERS, RewardModel, init_state, model_handle
 from .records import RunResult, conform, options_json, seed_fields
 from .registry import Algorithm, Option, SelectionRule, StageView, get, register, rule_handle
@@ -82,14 +92,25 @@ _PROJECT = Option("project", "bool", True,
                   "the B-ball")
 
 
-def _llm_options(strategy: str) -> tuple[Option, ...]:
+def _llm_options(strategy: str, model: str) -> tuple[Option, ...]:
     opts = [Option("n", "object", 16, "candidates drawn per round (int >= 2)"),
             Option("tau", "object", 1.0, "softmax temperature of the candidate policy (> 0)"),
             Option("policy", "object", "softmax", "candidate policy: softmax or uniform"),
             _PROJECT]
+    if model == "mle":
+        opts.append(_MLE_STOP)
     if strategy == "quantile":
         opts.insert(1, Option("q", "object", 4.0, "show the candidate at the top 1/q quantile"))
     return tuple(opts)
+
+
+_MLE_STOP = Option("mle_stop", "choice", "statistical",
+                   "MLE refits: stop at the statistical precision of the fit (one Newton pass "
+                   "per round once warm) or at the exact step tolerance 1e-10 "
+                   "(`algorithms.mle`)", choices=("statistical", "exact"))
+_EXPLORE = Option("explore_rounds", "int", None,
+                  "rounds of uniform random pairs before the rule starts (the paper's "
+                  "exploration phase); None: 2 d", minimum=0, optional=True)
 
 
 def _builtins() -> list[Algorithm]:
@@ -98,18 +119,40 @@ def _builtins() -> list[Algorithm]:
                   "the paper's Algorithm 4: greedy first arm, optimistic second arm "
                   "with 2 beta_t ||.||_{Hcal_t^-1}, one-pass OMD update", (_PROJECT,),
                   builtin=True),
-        Algorithm("dueling-rl-mle", "deployment", "algorithm4", "mle", "greedy",
-                  "Algorithm 4's rule on the MLE refit every round with V_t "
-                  "(Dueling-RL style, Saha et al. 2023)", (_PROJECT,), builtin=True),
+        Algorithm("dueling-rl-mle", "deployment", "maxinp", "mle", "greedy",
+                  "Dueling RL (Saha, Pacchiano, Lee 2023, Algorithm 1): pair of maximum "
+                  "||phi - phi'||_{V^-1} among the arms potentially optimal under the "
+                  "confidence set, MLE refit every round",
+                  (_PROJECT, _MLE_STOP, Option("explore_rounds", "int", 0,
+                                    "rounds of uniform random pairs first (the paper has none)",
+                                    minimum=0)),
+                  variant={"rule_of": "Saha, Pacchiano, Lee 2023"}, builtin=True),
+        Algorithm("algorithm4-rule-mle", "deployment", "algorithm4", "mle", "greedy",
+                  "Algorithm 4's rule on the MLE refit every round with V_t (greedy first "
+                  "arm, optimistic second arm with 2 beta_t ||.||_{V_t^-1})",
+                  (_PROJECT, _MLE_STOP),
+                  builtin=True),
         Algorithm("maxinp-mle", "deployment", "maxinp", "mle", "greedy",
-                  "MaxInP (Saha 2021): candidates not dominated under the confidence "
-                  "set, pair of maximum ||phi_i - phi_j||_{V^-1}", (_PROJECT,), builtin=True),
+                  "MaxInP (Saha 2021, Algorithm 1): exploration phase, then candidates not "
+                  "dominated under the confidence set, pair of maximum ||phi_i - phi_j||_{V^-1}",
+                  (_PROJECT, _MLE_STOP, _EXPLORE), variant={"rule_of": "Saha 2021"},
+                  builtin=True),
         Algorithm("colstim-mle", "deployment", "colstim", "mle", "greedy",
-                  "CoLSTIM (Bengs et al. 2022): Gumbel-perturbed first arm, "
+                  "CoLSTIM (Bengs, Saha, Hullermeier 2022, Algorithm 1): exploration phase, "
+                  "first arm with a clipped Gumbel perturbation scaled by ||phi_i||_{V^-1}, "
                   "optimistic second arm with c ||.||_{V^-1}",
-                  (_PROJECT, Option("gumbel_scale", "object", 1.0,
-                                    "scale of the Gumbel perturbation (>= 0)"),
-                   Option("c", "object", None, "exploration coefficient (>= 0); None: beta_t")),
+                  (_PROJECT, _MLE_STOP, _EXPLORE,
+                   Option("perturbation", "choice", "width",
+                          "width: eps_i ||phi_i||_{V^-1} (the paper); fixed: eps_i alone, a "
+                          "perturbation that never shrinks (not the paper)",
+                          choices=("width", "fixed")),
+                   Option("gumbel_scale", "object", 1.0,
+                          "scale of the Gumbel perturbation before clipping (>= 0; 1 the "
+                          "paper's, the logistic link's noise)"),
+                   Option("threshold", "object", None,
+                          "clipping threshold C_thresh (> 0, inf: none); None: sqrt(d log T)"),
+                   Option("c", "object", None, "exploration coefficient c_1 (>= 0); None: "
+                          "beta_t")),
                   builtin=True),
         Algorithm("random-pair-omd", "deployment", "random-pair", "omd", "greedy",
                   "uniform random pair of distinct arms (OMD fitted for the error "
@@ -120,7 +163,7 @@ def _builtins() -> list[Algorithm]:
             algs.append(Algorithm(
                 f"llm-{strategy}-{model}", "deployment", "llm", model, "greedy",
                 f"LLM-practice strategy {strategy}: n candidates from the current policy, ranked "
-                f"by the learned reward; reward model {model}", _llm_options(strategy),
+                f"by the learned reward; reward model {model}", _llm_options(strategy, model),
                 variant={"strategy": strategy}, builtin=True))
     return algs
 
@@ -221,10 +264,6 @@ def run_deployment(algorithm: str | Algorithm, env: PreferenceEnv, T: int, seed,
     radius = Radius() if radius is None else radius
     if not isinstance(radius, Radius):
         raise ValueError(f"radius must be an algorithms.confidence.Radius, got {radius!r}")
-    if spec.model == "mle" and radius.kind == "theory":
-        raise ValueError(f"{spec.name}: the theory radius is the Lemma 1 reading for the one-pass "
-                         "OMD confidence set; MLE baselines take a practical radius "
-                         "(Radius('practical', c_beta=...))")
     n_ckpt = _check_checkpoints(checkpoints)
     keep_path = _check_bool("keep_path", keep_path)
     opts = spec.resolve(options)
@@ -236,13 +275,23 @@ def run_deployment(algorithm: str | Algorithm, env: PreferenceEnv, T: int, seed,
     if spec.selector == "llm":
         strategy = CandidateStrategy(spec.variant["strategy"], n=opts["n"], q=opts.get("q"),
                                      tau=opts["tau"], policy=opts["policy"])
-    gumbel_scale, colstim_c = 0.0, math.nan
+    _, K, d = env.phi.shape
+    gumbel_scale, colstim_c, threshold, width_scaled = 0.0, math.nan, math.inf, True
     if spec.selector == "colstim":
         gumbel_scale = _check_real("gumbel_scale", opts["gumbel_scale"], positive=False)
         if opts["c"] is not None:
             colstim_c = _check_real("c", opts["c"], positive=False)
-
-    _, K, d = env.phi.shape
+        if opts["threshold"] is None:
+            opts["threshold"] = math.sqrt(d * math.log(max(T, 2)))
+        threshold = float(opts["threshold"])
+        if not (threshold > 0.0):
+            raise ValueError(f"threshold must be > 0 (inf: no clipping), got {opts['threshold']!r}")
+        width_scaled = opts["perturbation"] == "width"
+    explore = 0
+    if "explore_rounds" in opts:
+        if opts["explore_rounds"] is None:
+            opts["explore_rounds"] = 2 * d
+        explore = int(opts["explore_rounds"])
     if crn is None:
         crn = CommonRandomNumbers.draw(seed_seq, T)
     elif not isinstance(crn, CommonRandomNumbers) or crn.T != T:
@@ -258,15 +307,19 @@ def run_deployment(algorithm: str | Algorithm, env: PreferenceEnv, T: int, seed,
     x = draw_contexts(context_cdf(env.rho), crn.context_u)
 
     c = (theory_constants if constants == "theory" else practical_constants)(env.d, env.L, env.B)
+    mle_tol = -MLE_STAT_RTOL if opts.get("mle_stop", "statistical") == "statistical" else MLE_TOL
+    matrix = spec.model.matrix_name if isinstance(spec.model, RewardModel) else \
+        ("V" if spec.model == "mle" else "Hcal")
     cfg = LearnerConfig(
         rule=USER_RULE if user_rule else RULES[spec.selector_name],
         model=-1 if user_model else MODELS[spec.model_name], eta=float(c.eta), lam=float(c.lam),
-        B=float(env.B), project=project, L=float(env.L), radius_kind=radius.code,
+        B=float(env.B), project=project, L=float(env.L), radius_kind=radius.code_for(matrix),
         delta=float(radius.delta), c_beta=float(radius.c_beta), gumbel_scale=gumbel_scale,
-        colstim_c=colstim_c, strategy=strategy.code if strategy else 0,
+        colstim_c=colstim_c, colstim_threshold=threshold, colstim_width=width_scaled,
+        explore_rounds=explore, kappa=float(env.kappa_global()), strategy=strategy.code if strategy else 0,
         quantile_rank=strategy.quantile_rank if strategy else 1,
         tau=strategy.tau if strategy else 1.0, policy=strategy.policy_code if strategy else 0,
-        mle_tol=MLE_TOL, mle_max_iter=MLE_MAX_ITER)
+        mle_tol=mle_tol, mle_max_iter=MLE_MAX_ITER)
     inputs = RoundInputs(phi=env.phi, x=x, arm_u=crn.arm_u, gumbel=gumbel, cand_u=cand_u)
     if oracle_rewards is None:
         true_rewards = np.ascontiguousarray(env.rewards())
@@ -277,7 +330,7 @@ def run_deployment(algorithm: str | Algorithm, env: PreferenceEnv, T: int, seed,
                              f"shape {true_rewards.shape}")
     oracle = Oracle(theta_star=env.theta_star, rewards=true_rewards,
                     label_u=crn.label_u, link_code=env.link_code)
-    model, mparams = _model_and_params(spec, c.eta, c.lam, env.B, env.L, project)
+    model, mparams = _model_and_params(spec, c.eta, c.lam, env.B, env.L, project, mle_tol)
     mstate = init_state(model, d, T, mparams, float(c.lam))
     counters = np.zeros(len(COUNTERS), dtype=np.int64)
     every = n_ckpt is None
@@ -305,12 +358,11 @@ def run_deployment(algorithm: str | Algorithm, env: PreferenceEnv, T: int, seed,
 
     theta = _final_estimate(model, mstate)
     s_int, s_key = seed_fields(seed)
-    matrix = spec.model.matrix_name if isinstance(spec.model, RewardModel) else \
-        ("V" if spec.model == "mle" else "Hcal")
     config = dict(algorithm=spec.name, stage="deployment", selector=spec.selector_name,
                   rule=spec.selector_name, reward_model=spec.model_name, output=spec.output,
                   options=dict(opts), constants=constants, eta=float(c.eta), lam=float(c.lam),
                   radius=radius.kind, delta=float(radius.delta), c_beta=float(radius.c_beta),
+                  radius_t0=int(radius.t0),
                   project=project, T=T, checkpoints=n_ckpt, env=env.name,
                   confidence_matrix=matrix, link=env.link, seed=s_int, seed_key=s_key)
     records = _records_frame(spec.name, acc.records, timed, wall, every, config)
@@ -324,14 +376,15 @@ def run_deployment(algorithm: str | Algorithm, env: PreferenceEnv, T: int, seed,
 
 
 def _model_and_params(spec: Algorithm, eta: float, lam: float, B: float, L: float,
-                      project: bool) -> tuple[int | RewardModel, np.ndarray]:
+                      project: bool, mle_tol: float = MLE_TOL
+                      ) -> tuple[int | RewardModel, np.ndarray]:
     """The loop's model (built-in code or user model) and its parameter vector."""
     if isinstance(spec.model, RewardModel):
         return spec.model, spec.model.make_params(eta, lam, B, L, project)
     if spec.model == "omd":
         return MODELS["omd"], np.array([eta, lam, B, 1.0 if project else 0.0])
     if spec.model == "mle":
-        return MODELS["mle"], np.array([lam, B if project else np.inf, MLE_TOL,
+        return MODELS["mle"], np.array([lam, B if project else np.inf, mle_tol,
                                         float(MLE_MAX_ITER)])
     raise ValueError(f"{spec.name}: reward model {spec.model!r} has no deployment loop; use omd, "
                      "mle or a RewardModel")

@@ -12,7 +12,9 @@ Passive data collection (ALGORITHMS.md 3.1; the paper's Algorithm 2 and baseline
 Active data collection (ALGORITHMS.md 3.2; the paper's Algorithm 3 and baselines):
 
     active-omd     maximum ||z||_{Hcal^{-1}} selection + one-pass OMD, greedy on theta_bar
-    apo            maximum ||z||_{V^{-1}} (unweighted) + MLE refit every round (Das et al. 2024)
+    apo            maximum ||z||_{V^{-1}} (unweighted) + MLE refit every round (Das et al. 2024,
+                   Algorithm 1), output greedy on the final MLE theta_hat_{T+1} (their output
+                   rule; output "last")
     apo-weighted   maximum norm in the sigma'-weighted MLE Hessian + MLE refit every round
     active-mle     the paper's selection (Hcal as in OMD) + MLE refit every round
     random-omd     uniform random pairs + one-pass OMD, greedy on theta_bar
@@ -176,7 +178,8 @@ def _builtins() -> list[Algorithm]:
             (*_POOL, "pair_norms", "project"),
             "Algorithm 3: maximum ||z||_{Hcal^-1} + one-pass OMD, greedy on theta_bar"),
         alg("apo", "active", "max-norm", "mle", "last", (*_POOL, "c_zhu", "mle_tol"),
-            "APO (Das et al. 2024): maximum ||z||_{V^-1} (unweighted) + MLE refit every round",
+            "APO (Das et al. 2024, Algorithm 1): maximum ||z||_{V^-1} (unweighted) + MLE refit "
+            "every round; output greedy on the final MLE, as their Algorithm 1",
             mode=act.APO, matrix="V"),
         alg("apo-weighted", "active", "max-norm", "mle", "last", (*_POOL, "mle_tol"),
             "APO with the sigma'-weighted MLE Hessian + MLE refit every round",

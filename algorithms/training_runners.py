@@ -160,6 +160,16 @@ def _zhu(cfg: RunConfig, view: ProblemView) -> float:
                       cfg.options.get("c_zhu", 1.0))
 
 
+def _v_betas(cfg: RunConfig, view: ProblemView) -> np.ndarray:
+    """The radius of an unweighted V_t at the checkpoints: the theory mode is beta_Zhu, the
+    radius of the baselines' papers (Zhu, Jordan, Jiao 2023, Lemma 3.1, also used by Das et al.
+    2024 for APO); practical and calibrated are c_beta sqrt(d log(1 + t/delta)) as for every
+    algorithm (`algorithms.confidence`)."""
+    if cfg.radius.kind == "theory":
+        return np.full(cfg.checkpoints.shape[0], _zhu(cfg, view))
+    return _omd_betas(cfg, view)
+
+
 def _mle_tol(cfg: RunConfig) -> float:
     tol = float(cfg.options.get("mle_tol", MLE_TOL))
     if not (math.isfinite(tol) and tol > 0.0):
@@ -192,14 +202,15 @@ def passive_omd_runner(output: str) -> Callable:
 
 
 def passive_mle_runner(output: str) -> Callable:
-    """The MLE (B-ball, refit at the checkpoints) with V_t^{-1} and beta_Zhu, then the output
-    policy ("pessimistic": Zhu, Jordan, Jiao 2023; or "greedy"). Options c_zhu, mle_tol."""
+    """The MLE (B-ball, refit at the checkpoints) with V_t^{-1} and its radius (`_v_betas`:
+    beta_Zhu in the theory mode), then the output policy ("pessimistic": Zhu, Jordan, Jiao
+    2023; or "greedy"). Options c_zhu, mle_tol."""
     def run(view: ProblemView, queries: tuple, cfg: RunConfig) -> LearnerOutput:
         Z, y = _data_arrays(view, queries)
         thetas, Vinvs, seconds, failures = mle_checkpoints(
             Z, y, cfg.checkpoints, lam=cfg.constants.lam, B=view.B,
             tol=_mle_tol(cfg))
-        betas = np.full(cfg.checkpoints.shape[0], _zhu(cfg, view))
+        betas = _v_betas(cfg, view)
         policies, out_sec, gaps = _with_policies(output, view, cfg, thetas, Vinvs, betas)
         return LearnerOutput(thetas, policies, seconds, out_sec, queries, betas,
                              conf_thetas=thetas,
@@ -326,7 +337,14 @@ def active_mle_runner(mode: int) -> Callable:
             policies.append(policy)
             thetas[k], Minvs[k], bound[k], seconds[k] = theta, Minv, state_f[0] / t, elapsed
             start = int(t)
-        betas = (np.full(n, beta_zhu) if mode == act.APO else _omd_betas(cfg, view))
+        betas = (_v_betas(cfg, view) if mode == act.APO else _omd_betas(cfg, view))
+        if mode == act.APO and r.kind != "theory":
+            # the loop sums beta_Zhu ||z_s||; with a t-dependent radius the sum is redone here
+            ts = np.arange(1, T + 1, dtype=np.float64)
+            run_beta = np.atleast_1d(r.beta(ts + 1.0, d=d, eta=c.eta, lam=c.lam, L=view.L,
+                                            B=view.B))
+            csum = np.cumsum(run_beta * norms)
+            bound = csum[cfg.checkpoints - 1] / cfg.checkpoints
         queries = (px[sel], pa[sel], pb[sel], yv)
         return LearnerOutput(thetas, policies, seconds, out_sec, queries, betas,
                              conf_thetas=thetas, conf_inv=Minvs, active_bound=bound,

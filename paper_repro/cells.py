@@ -19,7 +19,7 @@ same environment is shared by every algorithm and seed of a study (common random
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -68,11 +68,16 @@ class RadiusConfig:
     """The confidence radius of a study (algorithms.confidence.Radius)."""
 
     kind: str = "practical"
-    """"practical" (c_beta sqrt(d log(1 + t/delta))) or "theory" (the Lemma 1 reading)."""
-    c_beta: float = 1.0
-    """Scale of the practical radius."""
+    """"practical" (c_beta sqrt(d log(1 + t/delta))), "theory" (each algorithm's own paper's
+    radius) or "calibrated" (the practical shape with c_beta fitted per algorithm,
+    `paper_repro.calibration`)."""
+    c_beta: float | None = 1.0
+    """Scale of the practical radius; for "calibrated", None means "fit it" (the study's cells
+    then carry each algorithm's fitted value)."""
     delta: float = 0.05
     """Failure probability of the confidence set."""
+    t0: int = 0
+    """Burn-in of the calibration (the maximum runs over t > t0)."""
 
 
 @dataclass(frozen=True)
@@ -98,16 +103,24 @@ class StudyConfig:
     options: tuple[tuple[str, object], ...] = ()
     """Extra options for every run (name, value) pairs, e.g. (("behaviour", "skewed"),)."""
     radius_mle: RadiusConfig | None = None
-    """Radius for MLE-based deployment baselines when `radius` is the theory one (they take a
-    practical radius only)."""
+    """Radius for the MLE-based deployment baselines instead of `radius` (None: the same)."""
+    calibrated: tuple[tuple[str, float], ...] = ()
+    """Fitted c_beta per algorithm (name, c_beta) of a calibrated radius with c_beta None
+    (`paper_repro.synthetic.calibrate_study` fills it)."""
 
     def cells(self, spec: str, tags: dict | None = None) -> list[Cell]:
+        fitted = dict(self.calibrated)
         out = []
         for alg in self.algorithms:
             radius = self.radius
-            if (self.stage == "deployment" and radius.kind == "theory"
-                    and get_algorithm(alg).model == "mle"):
-                radius = self.radius_mle or RadiusConfig()
+            if self.stage == "deployment" and self.radius_mle is not None \
+                    and get_algorithm(alg).model == "mle":
+                radius = self.radius_mle
+            if radius.kind == "calibrated" and radius.c_beta is None:
+                if alg not in fitted:
+                    raise ValueError(f"{alg}: the calibrated radius has no fitted c_beta yet "
+                                     "(paper_repro.synthetic.calibrate_study)")
+                radius = replace(radius, c_beta=float(fitted[alg]))
             cfg = dict(stage=self.stage, env=self.env.to_dict(), T=self.T,
                        checkpoints=self.checkpoints, constants=self.constants,
                        radius=asdict(radius), options=dict(self.options), tags=dict(tags or {}))
@@ -134,10 +147,22 @@ def build_env(cfg: dict | EnvConfig) -> PreferenceEnv:
     return env
 
 
+def _single_thread_in_workers() -> None:
+    """In a sweep's worker process, compiled kernels use one thread: the sweep already runs one
+    cell per core, and nested parallel regions would oversubscribe the cores."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        import numba
+
+        numba.set_num_threads(1)
+
+
 def run_cell(cell: Cell) -> pd.DataFrame:
     """Run one cell (module docstring) and return its records with the environment's kappa,
     its size and the cell's tags as extra columns."""
     cfg = cell.config
+    _single_thread_in_workers()
     stage = cfg.get("stage")
     if stage not in STAGES:
         raise ValueError(f"cell config needs stage in {STAGES}, got {stage!r}")

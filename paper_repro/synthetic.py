@@ -69,6 +69,47 @@ def with_algorithms(study: StudyConfig, extra: tuple[str, ...]) -> StudyConfig:
         a for a in extra if a not in study.algorithms))
 
 
+CALIBRATED = RadiusConfig("calibrated", c_beta=None)
+"""The default radius of the comparisons: c_beta sqrt(d log(1 + t/delta)) with c_beta fitted per
+algorithm on calibration seeds (`paper_repro.calibration`), so that every algorithm explores
+at the same confidence level."""
+
+
+def calibrate_study(study: StudyConfig, opts: RunOptions) -> StudyConfig:
+    """The study with each algorithm's fitted c_beta when its radius is calibrated with c_beta
+    None (`paper_repro.calibration.calibrate_c_beta` on the study's environment, T, number of
+    seeds (as calibration seeds 10_000 + s), options and constants; cached in the study's
+    result store). An algorithm without a confidence set (SGD) keeps c_beta = 1."""
+    from .calibration import calibrate_c_beta
+
+    r = study.radius
+    if r.kind != "calibrated" or r.c_beta is not None:
+        return study
+    done = dict(study.calibrated)
+    fitted = []
+    for alg in study.algorithms:
+        if alg in done:
+            fitted.append((alg, done[alg]))
+            continue
+        try:
+            c = calibrate_c_beta(alg, study.env, study.T, seeds=max(study.seeds, 2),
+                                 delta=r.delta, t0=r.t0, options=dict(study.options),
+                                 constants=study.constants,
+                                 store=os.path.join(opts.out, "store"), workers=opts.workers)
+        except ValueError as err:
+            if "no recorded round" not in str(err):
+                raise
+            c = 1.0
+        fitted.append((alg, float(c)))
+    return replace(study, calibrated=tuple(fitted))
+
+
+def study_cells(study: StudyConfig, opts: RunOptions, spec: str,
+                tags: dict | None = None) -> list[Cell]:
+    """The cells of a study, its radius calibrated first when it asks for it."""
+    return calibrate_study(study, opts).cells(spec, tags=tags)
+
+
 def run_cells(cells: list[Cell], opts: RunOptions, label: str) -> pd.DataFrame:
     """Run (or load) the cells of one study."""
     store = ResultStore(os.path.join(opts.out, "store"))
@@ -86,6 +127,9 @@ def summary_table(df: pd.DataFrame, metrics: tuple[str, ...], by: tuple[str, ...
         for m in metrics:
             v = pd.to_numeric(g[m], errors="coerce")
             row[m] = f"{v.mean():.4g} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.2g}"
+        if "c_beta" in g.columns and "radius" in g.columns:
+            row["radius"] = str(g["radius"].iloc[0])
+            row["c_beta"] = f"{float(g['c_beta'].iloc[0]):.3g}"
         row["seeds"] = int(g["seed"].nunique())
         row["T"] = int(g["t"].max())
         rows.append(row)
@@ -121,10 +165,13 @@ class ActiveSyntheticConfig:
 
 @dataclass(frozen=True)
 class DeploymentSyntheticConfig:
-    """deployment-synthetic: Algorithm 4 against Dueling-RL (MLE), MaxInP, CoLSTIM, random
-    pairs and the LLM-practice strategies, cumulative regret over T."""
+    """deployment-synthetic: Algorithm 4 against Dueling RL (Saha et al.), Algorithm 4's rule on
+    the MLE, MaxInP, CoLSTIM, random pairs and the LLM-practice strategies, cumulative regret
+    over T, at calibrated radii (and at the other radius modes when listed)."""
 
     study: StudyConfig
+    other_radii: tuple[RadiusConfig, ...] = ()
+    """Further radius modes run as separate panels (the full scale: theory and practical)."""
 
 
 @dataclass(frozen=True)
@@ -156,29 +203,33 @@ def _scales(quick, full, tiny):
     return {"quick": quick, "full": full, "tiny": tiny}
 
 
+_CAL = dict(radius=CALIBRATED)
 PASSIVE = _scales(
     PassiveSyntheticConfig(StudyConfig("training", _env(n_x=50, K=10, d=5, B=2.0), 20_000,
-                                       PASSIVE_ALGORITHMS, seeds=5)),
+                                       PASSIVE_ALGORITHMS, seeds=5, **_CAL)),
     PassiveSyntheticConfig(StudyConfig("training", _env(n_x=100, K=20, d=10, B=2.0), 1_000_000,
-                                       PASSIVE_ALGORITHMS, seeds=20, checkpoints=25)),
+                                       PASSIVE_ALGORITHMS, seeds=20, checkpoints=25, **_CAL)),
     PassiveSyntheticConfig(StudyConfig("training", _env(n_x=5, K=3, d=3), 200,
-                                       PASSIVE_ALGORITHMS, seeds=2, checkpoints=4)),
+                                       PASSIVE_ALGORITHMS, seeds=2, checkpoints=4, **_CAL)),
 )
 ACTIVE = _scales(
     ActiveSyntheticConfig(StudyConfig("training", _env(n_x=20, K=10, d=5, B=2.0), 3_000,
-                                      ACTIVE_ALGORITHMS, seeds=5)),
+                                      ACTIVE_ALGORITHMS, seeds=5, **_CAL)),
     ActiveSyntheticConfig(StudyConfig("training", _env(n_x=50, K=10, d=10, B=2.0), 20_000,
-                                      ACTIVE_ALGORITHMS, seeds=20, checkpoints=20)),
+                                      ACTIVE_ALGORITHMS, seeds=20, checkpoints=20, **_CAL)),
     ActiveSyntheticConfig(StudyConfig("training", _env(n_x=5, K=3, d=3), 100,
-                                      ACTIVE_ALGORITHMS, seeds=2, checkpoints=4)),
+                                      ACTIVE_ALGORITHMS, seeds=2, checkpoints=4, **_CAL)),
 )
 DEPLOYMENT = _scales(
     DeploymentSyntheticConfig(StudyConfig("deployment", _env(n_x=20, K=20, d=5, B=2.0), 4_000,
-                                          DEPLOYMENT_ALGORITHMS, seeds=5, checkpoints=25)),
+                                          DEPLOYMENT_ALGORITHMS, seeds=5, checkpoints=25,
+                                          **_CAL)),
     DeploymentSyntheticConfig(StudyConfig("deployment", _env(n_x=50, K=20, d=10, B=2.0), 20_000,
-                                          DEPLOYMENT_ALGORITHMS, seeds=20, checkpoints=30)),
+                                          DEPLOYMENT_ALGORITHMS, seeds=20, checkpoints=30,
+                                          **_CAL),
+                              other_radii=(RadiusConfig("theory"), RadiusConfig("practical"))),
     DeploymentSyntheticConfig(StudyConfig("deployment", _env(n_x=5, K=4, d=3), 100,
-                                          DEPLOYMENT_ALGORITHMS, seeds=2, checkpoints=5)),
+                                          DEPLOYMENT_ALGORITHMS, seeds=2, checkpoints=5, **_CAL)),
 )
 _KAPPA_PASSIVE = ("passive-omd-pessimistic", "passive-mle-pessimistic-zhu")
 _KAPPA_DEPLOY = ("algorithm4", "dueling-rl-mle")

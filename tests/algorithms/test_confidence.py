@@ -32,3 +32,30 @@ def test_radii_grow_with_t_and_shrink_with_delta():
 def test_bad_radius(kw, match):
     with pytest.raises(ValueError, match=match):
         Radius(**kw)
+
+
+def test_calibrated_radius_has_the_practical_shape_and_records_its_mode():
+    from algorithms.confidence import RADIUS_KINDS
+
+    assert set(RADIUS_KINDS) == {"theory", "practical", "calibrated"}
+    kw = dict(d=4, eta=1.0, lam=1.0, L=1.0, B=2.0)
+    cal = Radius("calibrated", c_beta=1.3, t0=50)
+    assert cal.beta(100.0, **kw) == Radius("practical", c_beta=1.3).beta(100.0, **kw)
+    assert cal.t0 == 50 and cal.kind == "calibrated"
+    with pytest.raises(ValueError, match="t0 must be"):
+        Radius("calibrated", t0=-1)
+
+
+def test_theory_radius_of_V_is_the_glm_radius_with_kappa():
+    from algorithms.confidence import THEORY_GLM, beta_glm
+
+    r = Radius("theory", delta=0.1)
+    assert r.code_for("V") == THEORY_GLM and r.code_for("Hcal") == 0
+    t, d, kappa, lam, L, B = 50.0, 3, 10.0, 1.0, 1.0, 2.0
+    want = (kappa / 2) * math.sqrt(d / 2 * math.log(1 + 4 * t * L**2 / (d * lam))
+                                   + math.log(1 / 0.1)) + math.sqrt(lam) * B
+    assert beta_glm(t, d, kappa, lam, L, B, 0.1) == pytest.approx(want, rel=1e-14)
+    assert r.beta(t, d=d, eta=1.0, lam=lam, L=L, B=B, matrix="V", kappa=kappa) == \
+        pytest.approx(want, rel=1e-14)
+    with pytest.raises(ValueError, match="needs kappa"):
+        r.beta(t, d=d, eta=1.0, lam=lam, L=L, B=B, matrix="V")

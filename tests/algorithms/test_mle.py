@@ -98,3 +98,64 @@ def test_refits_of_an_active_run_all_converge():
     env = random_directions_env(50, 10, 10, L=1.0, B=2.0, seed=20250211)
     res = run_training("active-mle", env, 5100, 0, checkpoints=3, n_eval=0)
     assert res.info["mle_failures"] == 0
+
+
+def _mle_data(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(size=d)
+    Z = rng.normal(size=(n, d))
+    y = (rng.random(n) < 1 / (1 + np.exp(-Z @ theta))).astype(float)
+    return Z, y
+
+
+@pytest.mark.parametrize("n", [5, 1024, 3000, 9000])
+def test_chunked_gradient_and_hessian_equal_the_dense_sums(n):
+    from algorithms.mle import grad_hess
+
+    d = 4
+    Z, y = _mle_data(n, d, seed=n)
+    theta = np.linspace(-0.5, 0.5, d)
+    G, H = np.empty(d), np.empty((d, d))
+    grad_hess(Z, y, n, 0.7, theta, G, H)
+    p = 1 / (1 + np.exp(-Z @ theta))
+    np.testing.assert_allclose(G, Z.T @ (p - y) + 0.7 * theta, rtol=1e-11, atol=1e-10)
+    np.testing.assert_allclose(H, (Z * (p * (1 - p))[:, None]).T @ Z + 0.7 * np.eye(d),
+                               rtol=1e-11, atol=1e-10)
+    assert np.array_equal(H, H.T)
+
+
+def test_chunked_sums_do_not_depend_on_the_number_of_threads():
+    import numba
+
+    from algorithms.mle import grad_hess
+
+    Z, y = _mle_data(9000, 3)
+    out = []
+    for k in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(k)
+        G, H = np.empty(3), np.empty((3, 3))
+        grad_hess(Z, y, 9000, 1.0, np.ones(3) * 0.1, G, H)
+        out.append((G.copy(), H.copy()))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
+
+
+def test_statistical_stopping_rule_is_within_a_small_fraction_of_the_statistical_error():
+    from algorithms.mle import MLE_STAT_RTOL
+
+    Z, y = _mle_data(4000, 5, seed=3)
+    exact = mle_path(Z, y, lam=1.0)
+    fast = mle_path(Z, y, lam=1.0, tol=-MLE_STAT_RTOL)
+    # statistical error of the fit is O(sqrt(d / t)) in each coordinate; the optimisation
+    # error of the fast rule is orders of magnitude below it
+    gap = np.abs(fast - exact).max(axis=1)
+    assert gap[100:].max() < 1e-4
+    assert gap.max() < 1e-3
+
+
+def test_mle_path_raises_on_newton_non_convergence():
+    Z, y = _mle_data(50, 3)
+    with pytest.raises(RuntimeError, match="did not converge"):
+        mle_path(Z, y, lam=1.0, max_iter=1)
+    with pytest.raises(ValueError, match="tol must be"):
+        mle_path(Z, y, lam=1.0, tol=0.0)

@@ -98,7 +98,7 @@ def test_theory_constants_match_the_formulas():
     assert c.lam == pytest.approx(84 * math.sqrt(2) * c.eta * 7.0)
     assert 2.7e3 < c.lam < 2.9e3  # "about 2.8e3 at d=5, B=2, L=1"
     p = practical_constants(5, 1.0, 2.0)
-    assert p.eta == c.eta and p.lam == 4.0 and p.kind == "practical"
+    assert p.eta == 1.0 and p.lam == 1.0 and p.kind == "practical"
     with pytest.raises(ValueError, match="L must be"):
         theory_constants(3, 0.0, 1.0)
     with pytest.raises(ValueError, match="dimension d"):

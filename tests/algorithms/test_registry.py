@@ -24,9 +24,10 @@ def test_names_by_stage_and_views():
 
 
 def test_entries_are_typed_tuples_not_names():
-    a = get("dueling-rl-mle")
+    a = get("algorithm4-rule-mle")
     assert (a.stage, a.selector, a.model, a.output) == ("deployment", "algorithm4", "mle",
                                                          "greedy")
+    assert get("dueling-rl-mle").selector == "maxinp"
     assert find("deployment", "llm", "omd", strategy="quantile").name == "llm-quantile-omd"
     assert get("apo").variant["matrix"] == "V"
 

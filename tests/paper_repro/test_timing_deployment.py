@@ -15,10 +15,15 @@ def test_tiny_deployment_benchmarks_run_and_report():
     assert len(numpy_rows) == 2
     # the per-round numpy loops choose the same pairs as the compiled loop
     np.testing.assert_array_equal(numpy_rows["pairs_equal_compiled"], 1.0)
-    per = tables["time_per_round_vs_t"]
-    assert set(per["algorithm"]) == {"algorithm4", "dueling-rl-mle", "maxinp-mle", "colstim-mle"}
-    assert len(tables["all_algorithms"]) >= 13
     text = deployment_benchmarks_markdown(tables)
+    per = tables["time_per_round_vs_t"]
+    assert set(per["algorithm"]) == {"algorithm4", "dueling-rl-mle", "algorithm4-rule-mle",
+                                     "maxinp-mle", "colstim-mle"}
+    ref = tables["mle_refit_vs_numpy"]
+    assert set(ref["t"]) == {100, 300} and (ref["us_per_refit"] > 0).all()
+    assert (ref["err_vs_exact"] < 1e-4).all()
+    assert "side by side with a plain numpy" in text
+    assert len(tables["all_algorithms"]) >= 13
     assert "rounds/s at d = 10" in text and "| algorithm |" in text
 
 
