@@ -1,6 +1,8 @@
 """Figures of the real-data experiments (the paper's Figs. 2, 3 and 4 in miniature), drawn
 from their tidy tables only; PNG and PDF, bands = mean +- one standard deviation over seeds
-(none with one seed), styles from figures.style."""
+(none with one seed), styles from figures.style. `plot_interval_curves` draws the bands a
+table gives (columns <metric>_lo, <metric>_hi, e.g. a bootstrap interval) and the horizontal
+lines of trivial baselines."""
 
 from __future__ import annotations
 
@@ -129,4 +131,59 @@ def plot_deployment_curves(df: pd.DataFrame, path_stem: str, *,
             ax.set_ylim(0.0, 1.0)
     axes[0].legend(fontsize=7, ncol=2)
     fig.suptitle(title)
+    return save(fig, path_stem)
+
+
+_BASELINE_STYLES = ({"color": "0.35", "linestyle": ":"}, {"color": "0.55", "linestyle": "-."},
+                    {"color": "0.2", "linestyle": (0, (1, 3))}, {"color": "0.7", "linestyle": "--"})
+"""Grey, dashed styles of the trivial baselines' horizontal lines."""
+
+
+@themed(font_scale=1.0)
+def plot_interval_curves(df: pd.DataFrame, path_stem: str, *,
+                         panels: tuple[tuple[str, str], ...], x: str = "t", by: str = "method",
+                         labels: dict | None = None,
+                         baselines: dict[str, list[tuple[str, float]]] | None = None,
+                         xlabel: str = "training pairs seen t", logx: bool = True,
+                         title: str = "") -> list[str]:
+    """One panel per (column, y label) of `panels` against x, one line per value of `by`, with
+    a band from the columns <column>_lo to <column>_hi when the table has them (e.g. a 95%
+    interval), and the horizontal lines baselines[column] = [(name, value), ...] of fixed rules
+    (grey, dashed, named in the legend). The table holds one row per (by, x)."""
+    _check_columns(df, [by, x, *(c for c, _ in panels)], "plot_interval_curves")
+    labels = labels or {}
+    baselines = baselines or {}
+    ncols = 2 if len(panels) > 1 else 1
+    nrows = (len(panels) + ncols - 1) // ncols
+    fig, axes = _panels(nrows, ncols, 4.6 * ncols, 3.2 * nrows)
+    for ax, (col, ylabel) in zip(axes, panels):
+        for name, grp in df.groupby(by, sort=False):
+            grp = grp.sort_values(x)
+            style = algorithm_style(str(name))
+            xs, m = grp[x].to_numpy(), grp[col].to_numpy(dtype=float)
+            ax.plot(xs, m, label=labels.get(name, str(name)), markevery=max(1, len(xs) // 8),
+                    markersize=3, **style)
+            lo, hi = f"{col}_lo", f"{col}_hi"
+            if lo in grp.columns and hi in grp.columns:
+                low, high = grp[lo].to_numpy(dtype=float), grp[hi].to_numpy(dtype=float)
+                if np.isfinite(low).any():
+                    ax.fill_between(xs, low, high, color=style["color"], alpha=0.15, linewidth=0)
+        for k, (name, value) in enumerate(baselines.get(col, [])):
+            ax.axhline(value, linewidth=1.0, label=name,
+                       **_BASELINE_STYLES[k % len(_BASELINE_STYLES)])
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    handles, names = axes[0].get_legend_handles_labels()
+    for ax in axes[1:len(panels)]:
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    axes[0].legend(handles, names, fontsize=7)
+    if title:
+        fig.suptitle(title)
     return save(fig, path_stem)

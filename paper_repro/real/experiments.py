@@ -109,8 +109,8 @@ def passive_experiment(bank: FeatureBank, *, seed: SeedLike = 0, repetitions: in
                        ) -> pd.DataFrame:
     """Passive curves (`passive_training.passive_curves`) of each repetition: the train pairs
     shuffled and oriented by the repetition's "train" stream (the first train_limit of them),
-    the eval pairs oriented by its "eval" stream. Adds columns repetition (index), seed (the experiment seed), d,
-    eta, lam, sgd_lr."""
+    the eval pairs oriented by its "eval" stream. Adds columns repetition (index), seed (the
+    experiment seed), d, eta, lam, sgd_lr."""
     _check_bank(bank)
     if settings is None:
         c = default_constants(bank.d)
@@ -122,7 +122,8 @@ def passive_experiment(bank: FeatureBank, *, seed: SeedLike = 0, repetitions: in
         ev = bank_pairs(bank, "eval", s["eval"])
         df = passive_curves(train.Z, train.y, ev.Z, ev.y, settings, checkpoints=checkpoints,
                             methods=methods)
-        frames.append(df.assign(repetition=r, seed=_seed_column(seed), d=bank.d, eta=settings.eta, lam=settings.lam,
+        frames.append(df.assign(repetition=r, seed=_seed_column(seed), d=bank.d,
+                                eta=settings.eta, lam=settings.lam,
                                 sgd_lr=settings.sgd_lr))
     return pd.concat(frames, ignore_index=True)
 

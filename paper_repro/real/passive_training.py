@@ -81,7 +81,7 @@ def _check_pairs(name: str, Z, y, d: int | None = None) -> tuple[np.ndarray, np.
     return Z, y
 
 
-def _warm_up(d: int, settings: PassiveSettings) -> None:
+def warm_up(d: int, settings: PassiveSettings) -> None:
     """Load (or compile) the learners on two pairs, so that timings exclude compilation."""
     Z, y = np.eye(2, d), np.array([1.0, 0.0])
     _estimates(Z, y, settings, "omd", np.array([2]))
@@ -116,7 +116,7 @@ def passive_estimates(Z, y, settings: PassiveSettings, method: str, checkpoints:
     ts = np.asarray(checkpoints, dtype=np.int64)
     if ts.ndim != 1 or ts.size == 0 or ts[0] < 1 or ts[-1] > Z.shape[0] or np.any(np.diff(ts) <= 0):
         raise ValueError(f"checkpoints must increase within 1..{Z.shape[0]}, got {checkpoints!r}")
-    _warm_up(Z.shape[1], settings)
+    warm_up(Z.shape[1], settings)
     return _estimates(Z, y, settings, method, ts)
 
 

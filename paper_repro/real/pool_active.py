@@ -94,7 +94,7 @@ def _check_pool(Zp, yp, budget) -> tuple[np.ndarray, np.ndarray, int]:
     return Zp, yp, int(budget)
 
 
-def _warm_up(d: int, eta: float, lam: float) -> None:
+def warm_up(d: int, eta: float, lam: float) -> None:
     """Load (or compile) the kernels on a 2-pair pool, so that timings exclude compilation."""
     Zp = np.eye(2, d)
     yp = np.array([1.0, 0.0])
@@ -190,10 +190,120 @@ def run_pool_active(method: str, Zp: np.ndarray, yp: np.ndarray, budget: int, se
         raise ValueError(f"B must be None or a finite number > 0, got {B!r}")
     order = spawn_streams(seed, ("order",))["order"].permutation(Zp.shape[0])
     Bv, project = (math.inf, False) if B is None else (float(B), True)
-    _warm_up(Zp.shape[1], float(eta), float(lam))
+    warm_up(Zp.shape[1], float(eta), float(lam))
     start = time.perf_counter()
     pool = difference_pool(Zp)
     theta, last, picked, counters = _run_method(pool, Zp, yp, T, method, float(eta), float(lam),
                                                 Bv, project, order)
     seconds = time.perf_counter() - start
     return ActiveOutcome(method, theta, last, picked, seconds, counters)
+
+
+class ActiveCurve(NamedTuple):
+    """One pool-based active run observed at increasing query counts (its checkpoints)."""
+
+    method: str
+    checkpoints: np.ndarray
+    """(n,) int64 query counts t, increasing, the last one the run's length T."""
+    thetas: np.ndarray
+    """(n, d) the output estimate after t queries: theta_bar = mean of theta_1..theta_{t+1} for
+    the OMD methods, the MLE of the first t queried pairs otherwise."""
+    thetas_last: np.ndarray
+    """(n, d) the last iterate theta_{t+1} (equal to thetas for the MLE methods)."""
+    picked: np.ndarray
+    """(T,) int64 pool indices in query order."""
+    seconds: np.ndarray
+    """(n,) cumulative learner wall time at each checkpoint (compiled code loaded first)."""
+    counters: dict
+
+
+def _check_checkpoints(checkpoints, P: int) -> np.ndarray:
+    ts = np.asarray(checkpoints)
+    if (ts.ndim != 1 or ts.size == 0 or not np.issubdtype(ts.dtype, np.integer) or ts[0] < 1
+            or np.any(np.diff(ts) <= 0)):
+        raise ValueError(f"checkpoints must be increasing ints >= 1, got {checkpoints!r}")
+    if ts[-1] > P:
+        raise ValueError(f"the largest checkpoint {int(ts[-1])} exceeds the pool of {P} pairs "
+                         "(each pair can be queried once)")
+    return ts.astype(np.int64)
+
+
+def active_checkpoints(method: str, Zp: np.ndarray, yp: np.ndarray, checkpoints, seed: SeedLike,
+                       *, eta: float, lam: float, B: float | None = None) -> ActiveCurve:
+    """One run of `run_pool_active`'s method for T = checkpoints[-1] queries, with its output
+    estimate at every checkpoint: a curve of accuracy against queries from a single run (the
+    run is cut into segments between checkpoints; the kernels carry their state across, so the
+    iterates are those of one run, and the state at T is `run_pool_active`'s with budget T,
+    bit for bit for the OMD methods and active-mle, to the Newton tolerance for random-mle,
+    whose fits are warm-started from the previous checkpoint).
+
+    eta, lam, B and seed as in `run_pool_active` (seed: the random order of random-*)."""
+    if method not in ACTIVE_METHODS:
+        raise ValueError(f"unknown active method {method!r}; known: {', '.join(ACTIVE_METHODS)}")
+    Zp = np.ascontiguousarray(Zp, dtype=np.float64)
+    ts = _check_checkpoints(checkpoints, Zp.shape[0] if Zp.ndim == 2 else 0)
+    Zp, yp, T = _check_pool(Zp, yp, int(ts[-1]))
+    for name, v in (("eta", eta), ("lam", lam)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+                math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+    if B is not None and (isinstance(B, bool) or not isinstance(B, (int, float))
+                          or not (math.isfinite(B) and B > 0)):
+        raise ValueError(f"B must be None or a finite number > 0, got {B!r}")
+    eta, lam = float(eta), float(lam)
+    order = spawn_streams(seed, ("order",))["order"].permutation(Zp.shape[0])
+    Bv, project = (math.inf, False) if B is None else (float(B), True)
+    warm_up(Zp.shape[1], eta, lam)
+    P, d, n = Zp.shape[0], Zp.shape[1], ts.shape[0]
+    thetas, lasts, seconds = np.empty((n, d)), np.empty((n, d)), np.empty(n)
+    picked = np.empty(T, np.int64)
+    counters = {"newton_iterations": 0, "unconverged_refits": 0}
+    start = time.perf_counter()
+    if method == "random-mle":
+        picked[:] = order[:T]
+        Z, y = np.ascontiguousarray(Zp[picked]), np.ascontiguousarray(yp[picked])
+        its = np.zeros(n, dtype=np.int64)
+        fits, _, secs, failures = mle_checkpoints(Z, y, ts, lam=lam, B=Bv, design=False,
+                                                  iterations=its)
+        counters = {"newton_iterations": int(its.sum()), "unconverged_refits": int(failures)}
+        return ActiveCurve(method, ts, fits, fits.copy(), picked, np.asarray(secs), counters)
+    theta, theta_sum, state_f = np.zeros(d), np.zeros(d), np.zeros(1)
+    Hinv = np.eye(d) / lam
+    if method == "random-omd":
+        picked[:] = order[:T]
+        Z, y = np.ascontiguousarray(Zp[picked]), np.ascontiguousarray(yp[picked])
+    else:
+        pool = difference_pool(Zp)
+        s = np.empty(P)
+        pair_sq_norms(pool.phi, pool.px, pool.pa, pool.pb, Hinv, s)
+        used = np.zeros(P, dtype=np.bool_)
+        y_out, norms = np.empty(T, np.int64), np.empty(T)
+        r = _RADIUS
+        if method == "active-mle":
+            state_i = np.array([int(np.argmax(s)), 0, 0], dtype=np.int64)
+            Zd, yd = np.empty((T, d)), np.empty(T)
+        else:
+            state_i = np.array([int(np.argmax(s))], dtype=np.int64)
+    t0 = 0
+    for k, t1 in enumerate(ts):
+        t1 = int(t1)
+        if method == "random-omd":
+            omd_average_segment(Z, y, theta, Hinv, theta_sum, eta, Bv, project, t0, t1)
+        elif method == "active-omd":
+            active_omd_rounds(pool.phi, pool.phiT, pool.px, pool.pa, pool.pb, pool.ia, pool.ib,
+                              s, used, state_i, theta, Hinv, theta_sum, state_f, eta, Bv,
+                              project, False, False, r.code, lam, 1.0, r.delta, r.c_beta, yp,
+                              _NO_THETA_STAR, _NO_THETA_STAR, 0, t0, t1, picked, y_out, norms)
+        else:
+            active_mle_rounds(pool.phi, pool.phiT, pool.px, pool.pa, pool.pb, pool.ia, pool.ib,
+                              s, used, state_i, theta, Hinv, state_f, Zd, yd, ACTIVE_MLE, False,
+                              lam, Bv, MLE_TOL, MLE_MAX_ITER, math.nan, r.code, eta, 1.0,
+                              r.delta, r.c_beta, yp, _NO_THETA_STAR, _NO_THETA_STAR, 0, t0, t1,
+                              picked, y_out, norms)
+        seconds[k] = time.perf_counter() - start
+        lasts[k] = theta
+        thetas[k] = theta if method == "active-mle" else theta_sum / (t1 + 1.0)
+        t0 = t1
+    if method == "active-mle":
+        counters = {"newton_iterations": int(state_i[2]), "unconverged_refits": int(state_i[1])}
+    return ActiveCurve(method, ts, thetas, lasts, picked, seconds, counters)

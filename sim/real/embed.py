@@ -21,14 +21,18 @@ Hugging Face settings.
 
 Text of a (prompt, response) pair (`text=`): `pair` (default) reads both - with `last-token`
 and a tokenizer that has a chat template, the template with a user turn and an assistant turn,
-else prompt + "\\n\\n" + response; `response` reads the response alone. Texts longer than the
-model's limit are truncated on the left by default (`truncation_side`), keeping the end of the
-response: truncating on the right would cut a long prompt's responses away, giving two
-responses the same feature.
+else prompt + "\\n\\n" + response (the two texts as they are, joined by two newlines, nothing
+added: all-MiniLM-L6-v2 reads exactly this); `response` reads the response alone. The cache is
+keyed by the sha256 of this text: features of one's own conversion are found in it only when
+the texts are joined the same way. Texts longer than the model's limit are truncated on the
+left by default (`truncation_side`), keeping the end of the response: truncating on the right
+would cut a long prompt's responses away, giving two responses the same feature.
 
 Cache: features are stored under a cache folder, one subfolder per (model, pooling, maximum
 length, truncation side, dtype), keyed inside by the sha256 of each text, in Parquet shards
-(one per batch of new texts, written atomically). Asking again for a text already embedded
+(one per batch of new texts, written atomically), with info.json recording the model's feature
+dimension and token limit. Features that are not finite are never written and never served.
+Asking again for a text already embedded
 costs a lookup and runs no model; `embed_texts` does not even load the model when every text
 is cached.
 Default folder: $RLHF_TESTBED_CACHE, else $XDG_CACHE_HOME/rlhf-testbed/embeddings, else
@@ -60,6 +64,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,6 +82,9 @@ TEXT_MODES = ("pair", "response")
 DTYPES = ("float32", "bfloat16", "float16")
 CACHE_ENV = "RLHF_TESTBED_CACHE"
 _SHARD_FLUSH = 2048
+_FLUSH_SECONDS = 30.0
+"""New features are written to the cache every _SHARD_FLUSH texts or _FLUSH_SECONDS seconds,
+whichever comes first, so that an interrupted run loses little and resumes from the cache."""
 
 
 def default_model_path() -> Path:
@@ -165,10 +173,24 @@ class TextEncoder:
         return {"model": self.model_id, "pooling": self.pooling, "max_length": self.max_length,
                 "truncation_side": self.truncation_side, "dtype": self.dtype}
 
-    def metadata(self) -> dict[str, str]:
-        """Bank metadata describing these features."""
-        return {"model": self.model_id, "pooling": self.pooling,
-                "max_length": str(self.effective_max_length),
+    @property
+    def loaded(self) -> bool:
+        """True once the model has been loaded."""
+        return self._st is not None or self._hf is not None
+
+    def metadata(self, cache: EmbeddingCache | None = None) -> dict[str, str]:
+        """Bank metadata describing these features. The token limit in force is read from the
+        cache's record of it when the model has not been loaded (a fully cached run loads no
+        model); without either the model is loaded to learn it."""
+        if self.max_length is not None:
+            limit = str(self.max_length)
+        elif not self.loaded and cache is not None and "max_length" in cache.info:
+            limit = str(cache.info["max_length"])
+        else:
+            limit = str(self.effective_max_length)
+            if cache is not None:
+                cache.record_info(max_length=int(limit), dim=self.dim)
+        return {"model": self.model_id, "pooling": self.pooling, "max_length": limit,
                 "truncation_side": self.truncation_side, "dtype": self.dtype}
 
     def _resolved_path(self) -> str:
@@ -311,8 +333,38 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", os.path.basename(text.rstrip("/\\")) or text).strip("-")[:60]
 
 
+def _atomic_write(path: Path, write) -> None:
+    """write(tmp) then rename onto path: readers see the old file or the whole new one, never a
+    part; the temporary file is removed if writing fails."""
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _check_finite(features: np.ndarray, shas: Sequence[str], where: str) -> None:
+    bad = np.flatnonzero(~np.all(np.isfinite(features), axis=1))
+    if bad.size:
+        raise ValueError(
+            f"{where}: {bad.size} of {len(shas)} feature rows are not finite (first: text sha256"
+            f" {shas[int(bad[0])]}); nothing was cached"
+        )
+
+
 class EmbeddingCache:
-    """Features on disk keyed by text sha256, in a folder per encoder key (see module doc)."""
+    """Features on disk keyed by text sha256, in a folder per encoder key (see module doc).
+
+    Every file is written atomically (a temporary file, then a rename). Non-finite features are
+    refused when added (ValueError, nothing written) and never served: a shard row that is not
+    finite on reading is skipped with a warning naming the shard, so its text is embedded again.
+    `info` records what the model told about itself (feature dimension, token limit), so that
+    a run served entirely from the cache needs no model.
+    """
 
     def __init__(self, root: str | os.PathLike, key: dict[str, object]) -> None:
         canonical = json.dumps(key, sort_keys=True, separators=(",", ":"))
@@ -322,6 +374,9 @@ class EmbeddingCache:
         self.folder = Path(root) / name
         self._canonical = canonical
         self._rows: dict[str, np.ndarray] | None = None
+        self._dim: int | None = None
+        self.skipped_rows = 0
+        """Shard rows refused on reading (not finite, or of another dimension)."""
 
     def _load(self) -> dict[str, np.ndarray]:
         if self._rows is None:
@@ -337,10 +392,40 @@ class EmbeddingCache:
                         shas = table.column("sha256").to_pylist()
                     except Exception as exc:  # a shard cut short by a crash: name it
                         raise ValueError(f"{shard}: unreadable cache shard ({exc}); delete it") from None
-                    for sha, row in zip(shas, matrix):
-                        rows[sha] = row
+                    good = np.all(np.isfinite(matrix), axis=1)
+                    if self._dim is None and len(matrix):
+                        self._dim = d
+                    if d != self._dim:
+                        good[:] = False
+                    if not good.all():
+                        self.skipped_rows += int((~good).sum())
+                        warnings.warn(f"{shard}: {int((~good).sum())} of {len(good)} cached"
+                                      " features are not finite or of another dimension; they"
+                                      " are ignored and their texts embedded again",
+                                      stacklevel=3)
+                    for sha, row, ok in zip(shas, matrix, good):
+                        if ok:
+                            rows[sha] = row
             self._rows = rows
         return self._rows
+
+    @property
+    def info(self) -> dict[str, object]:
+        """What the model told about itself when it last filled this cache (dim, max_length),
+        or {}."""
+        path = self.folder / "info.json"
+        try:
+            value = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def record_info(self, **info: object) -> None:
+        """Merge info into info.json (atomically)."""
+        merged = {**self.info, **info}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(merged, sort_keys=True) + "\n"
+        _atomic_write(self.folder / "info.json", lambda tmp: tmp.write_text(text))
 
     def __len__(self) -> int:
         return len(self._load())
@@ -353,21 +438,25 @@ class EmbeddingCache:
         if not len(shas):
             return
         features = np.ascontiguousarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[0] != len(shas):
+            raise ValueError(f"{self.folder}: {features.shape} features for {len(shas)} texts")
+        _check_finite(features, shas, str(self.folder))
+        rows = self._load()
+        if self._dim is not None and features.shape[1] != self._dim:
+            raise ValueError(f"{self.folder}: features of dimension {features.shape[1]}, the"
+                             f" cache holds dimension {self._dim}")
         self.folder.mkdir(parents=True, exist_ok=True)
         key_file = self.folder / "key.json"
         if not key_file.exists():
-            key_file.write_text(self._canonical + "\n")
+            _atomic_write(key_file, lambda tmp: tmp.write_text(self._canonical + "\n"))
         name = hashlib.sha256("".join(shas).encode()).hexdigest()[:20]
         table = pa.table({
             "sha256": pa.array(list(shas), pa.string()),
             "feature": pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1), pa.float32()),
                                                          features.shape[1]),
         })
-        path = self.folder / f"{name}.parquet"
-        tmp = self.folder / f".{name}.parquet.tmp-{os.getpid()}"
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-        rows = self._load()
+        _atomic_write(self.folder / f"{name}.parquet", lambda tmp: pq.write_table(table, tmp))
+        self._dim = features.shape[1]
         for sha, row in zip(shas, features):
             rows[sha] = row
 
@@ -378,7 +467,9 @@ def embed_texts(texts: Sequence[str], encoder: TextEncoder, *,
     """Features of texts, float32 of shape (len(texts), d), each distinct text run once.
 
     With a cache (an EmbeddingCache, or a cache root folder), cached texts are looked up and
-    new ones added; texts to run are batched longest first, which wastes least padding.
+    new ones added; texts to run are batched longest first, which wastes least padding. The
+    model is loaded only when some text is not cached. A batch the model returns with a
+    non-finite value raises ValueError naming the text (the batches before it are cached).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -405,23 +496,44 @@ def embed_texts(texts: Sequence[str], encoder: TextEncoder, *,
         order = sorted(todo, key=lambda s: -len(todo[s]))
         pending_shas: list[str] = []
         pending: list[np.ndarray] = []
+        flushed = time.perf_counter()
         with tqdm(total=len(order), unit="text", desc=f"embedding ({encoder.pooling})",
                   disable=not progress, file=sys.stderr) as bar:
             for start in range(0, len(order), batch_size):
                 chunk = order[start:start + batch_size]
-                out = encoder.encode([todo[s] for s in chunk])
+                out = np.asarray(encoder.encode([todo[s] for s in chunk]), dtype=np.float32)
+                if out.ndim != 2 or out.shape[0] != len(chunk):
+                    raise ValueError(f"{encoder.model_id}: {out.shape} features for"
+                                     f" {len(chunk)} texts")
+                bad = np.flatnonzero(~np.all(np.isfinite(out), axis=1))
+                if bad.size:
+                    if cache is not None and pending_shas:
+                        cache.add(pending_shas, np.concatenate(pending))
+                    text = todo[chunk[int(bad[0])]]
+                    raise ValueError(
+                        f"{encoder.model_id} returned non-finite features for {bad.size} of"
+                        f" {len(chunk)} texts of a batch (first: sha256 {chunk[int(bad[0])]},"
+                        f" {len(text)} characters, starting {text[:40]!r}); nothing of that"
+                        " batch was cached")
+                if cache is not None and start == 0:
+                    cache.record_info(dim=int(out.shape[1]),
+                                      max_length=int(encoder.effective_max_length))
                 for s, row in zip(chunk, out):
                     found[s] = row
                 pending_shas.extend(chunk)
                 pending.append(out)
-                if cache is not None and len(pending_shas) >= _SHARD_FLUSH:
+                if cache is not None and (len(pending_shas) >= _SHARD_FLUSH
+                                          or time.perf_counter() - flushed >= _FLUSH_SECONDS):
                     cache.add(pending_shas, np.concatenate(pending))
                     pending_shas, pending = [], []
+                    flushed = time.perf_counter()
                 bar.update(len(chunk))
         if cache is not None and pending_shas:
             cache.add(pending_shas, np.concatenate(pending))
     if not texts:
-        return np.zeros((0, encoder.dim), dtype=np.float32)
+        dim = cache.info.get("dim") if cache is not None else None
+        d = int(dim) if isinstance(dim, int) else encoder.dim
+        return np.zeros((0, d), dtype=np.float32)
     return np.stack([found[s] for s in shas]).astype(np.float32, copy=False)
 
 
@@ -477,11 +589,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status."""
+    """Run the command; returns the exit status (2 with a one-line message for bad input)."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from . import adapters
     from .build import bank_from_multiarm, bank_from_pairs
 
-    args = _parser().parse_args(argv)
     inputs = args.input
     if not inputs:
         if args.dataset == "jsonl":
@@ -503,6 +623,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --dataset alpacaeval takes one input", file=sys.stderr)
         return 2
 
+    for i in range(len(inputs)):
+        for j in range(i):
+            if adapters.same_file(inputs[i], inputs[j]):
+                kind = ("for train and eval" if {splits[i], splits[j]} >= {"train", "eval"}
+                        else "twice")
+                print(f"error: the same file is used {kind}: {inputs[j]} (split {splits[j]!r})"
+                      f" and {inputs[i]} (split {splits[i]!r})", file=sys.stderr)
+                return 2
+
     encoder = TextEncoder(args.model, args.pooling, device=args.device, max_length=args.max_length,
                           truncation_side=args.truncation_side, dtype=args.dtype)
     cache = None if args.no_cache else EmbeddingCache(args.cache_dir or default_cache_dir(), encoder.key)
@@ -522,7 +651,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = adapters.read_alpacaeval(inputs[0], limit=args.limit)
         print(f"{data.path}: {data.n_x} contexts x {data.K} arms"
               f" ({data.empty_outputs} empty outputs kept)")
-        bank = bank_from_multiarm(data, embed, compose, metadata={**metadata, **encoder.metadata()})
+        bank = bank_from_multiarm(data, embed, compose,
+                                  metadata={**metadata, **encoder.metadata(cache)})
     else:
         sources = []
         for path, split in zip(inputs, splits):
@@ -536,7 +666,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                       limit=args.limit)
             print(f"{data.summary} -> split {split!r}")
             sources.append((data, split))
-        bank = bank_from_pairs(sources, embed, compose, metadata={**metadata, **encoder.metadata()})
+        bank = bank_from_pairs(sources, embed, compose,
+                               metadata={**metadata, **encoder.metadata(cache)})
     if args.normalize is not None:
         bank = bank.normalized(args.normalize)
     bank.save(args.out)
