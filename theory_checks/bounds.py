@@ -21,6 +21,7 @@ import numpy as np
 
 from algorithms.confidence import Radius, beta_practical, beta_theory
 from algorithms.constants import practical_constants, theory_constants, theory_eta
+from algorithms.regret import INSTANCE_BOUND_CONSTANT
 
 __all__ = [
     "TABLE1", "Radius", "beta_practical", "beta_theory", "elliptic_potential_bound",
@@ -28,8 +29,9 @@ __all__ = [
     "closed_form", "practical_constants", "theory_constants", "theory_eta",
 ]
 
-DEPLOYMENT_CONSTANT = 3.5
-"""Per-round instance bound constant of Algorithm 4 (derivation in algorithms/deployment.py)."""
+DEPLOYMENT_CONSTANT = INSTANCE_BOUND_CONSTANT
+"""Per-round instance bound constant of Algorithm 4, 3/2 (proof and tightness in
+`algorithms.regret`)."""
 
 
 def kappa_upper_bound(B: float, L: float) -> float:
@@ -104,7 +106,7 @@ def instance_active(betas: np.ndarray, widths: np.ndarray) -> float:
 
 
 def instance_deployment(betas: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """Theorem 3, instance form on the event: Reg_t <= (7/2) sum_{s<=t} beta_s ||z_s||_{Hcal_s^-1};
+    """Theorem 3, instance form on the event: Reg_t <= (3/2) sum_{s<=t} beta_s ||z_s||_{Hcal_s^-1};
     returns the cumulative bound for every t."""
     betas = np.asarray(betas, dtype=float)
     widths = np.asarray(widths, dtype=float)

@@ -55,5 +55,5 @@ def test_elliptic_potential_holds_on_random_sequences():
 def test_instance_forms():
     assert instance_passive(2.0, 0.25) == 1.0
     assert instance_active(np.array([1.0, 3.0]), np.array([0.5, 0.5])) == 1.0
-    np.testing.assert_allclose(instance_deployment(np.ones(3), np.array([1.0, 2.0, 3.0])), [3.5, 10.5, 21.0])
+    np.testing.assert_allclose(instance_deployment(np.ones(3), np.array([1.0, 2.0, 3.0])), [1.5, 4.5, 9.0])
     assert kappa_upper_bound(1.0, 1.0) == pytest.approx(3 + math.e**2)
