@@ -1,6 +1,8 @@
 """`python -m theory_checks [--quick | --full | --tiny] [--out DIR]`: run the experiments behind the
 checks, print the verdicts, write them as CSV and Markdown, exit 1 when a claimed bound is violated
-beyond its delta (2 for bad usage). The experiments are run by paper_repro's sweep runner; this
+beyond its delta (2 for bad usage). The experiments are run by paper_repro's sweep runner (their
+runs are kept in DIR/store, reused only by the code that computed them unless --reuse-stale);
+Ctrl-C, SIGTERM or SIGHUP stop at once with the finished runs kept (exit 128 + the signal). This
 module is the command line of `python -m theory_checks`."""
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import time
 from figures.tables import markdown_table
 from theory_checks.verdicts import any_failed, verdict_table
 
-from .cli import load_user_algorithms
-from .theory_runs import run_checks
+from .cli import check_output_folder, interrupted, load_user_algorithms
+from .report import provenance_lines
+from .runner import sweep_session
+from .theory_runs import PARTS, run_checks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,25 +34,45 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--algorithms", default="", metavar="MODULE:NAME[,...]",
                    help="user algorithms checked beside the paper's algorithm of their stage "
                         "(default: none)")
+    p.add_argument("--power", action="store_true",
+                   help="run only the power suite: every check against every broken and valid "
+                        "variant (power.csv, power.md); default: power, checks and cost")
+    p.add_argument("--reuse-stale", action="store_true",
+                   help="reuse stored runs computed by other code (another code fingerprint) "
+                        "instead of recomputing them; verdicts.md then says so")
     args = p.parse_args(argv)
     scale = args.scale or "quick"
     if args.workers is not None and args.workers < 1:
         print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
+        return 2
+    if args.power and args.algorithms:
+        print("error: --power runs the project's variants only; drop --algorithms or --power",
+              file=sys.stderr)
         return 2
     try:
         user = load_user_algorithms(args.algorithms)
     except ValueError as e:
         print(f"error: --algorithms: {e}", file=sys.stderr)
         return 2
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        check_output_folder(args.out)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
-    verdicts, _ = run_checks(scale, args.out, algorithms=user, workers=args.workers,
-                             quiet=not args.progress)
+    try:
+        with sweep_session(reuse_stale=args.reuse_stale) as session:
+            verdicts, _ = run_checks(scale, args.out, algorithms=user, workers=args.workers,
+                                     quiet=not args.progress,
+                                     parts=("power",) if args.power else PARTS)
+    except KeyboardInterrupt as e:
+        return interrupted(e)
     table = verdict_table(verdicts)
     md = markdown_table(table, ".4g")
+    origin, _ = provenance_lines(session.records)
     table.to_csv(os.path.join(args.out, "verdicts.csv"), index=False)
     with open(os.path.join(args.out, "verdicts.md"), "w") as f:
-        f.write(f"# theory_checks ({scale})\n\n{md}\n")
+        f.write(f"# theory_checks ({scale})\n\n" + "".join(f"{x}\n" for x in origin) + f"{md}\n")
     print(md)
     failed = any_failed(verdicts)
     print(f"\n{len(verdicts)} checks in {time.perf_counter() - t0:.1f} s: "

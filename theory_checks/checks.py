@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .power_checks import rate as sound_rate
 from .verdicts import (
     REPORT,
     Verdict,
@@ -31,7 +32,6 @@ from .verdicts import (
     instance_bound_verdict,
     loglog_slope,
     ordering_verdict,
-    rate_verdict,
 )
 
 
@@ -131,8 +131,10 @@ def rate_checks(df: pd.DataFrame, metric: str, claim: float, label: str, *,
             continue
         piv = piv.loc[:, keep]
         ts = piv.columns.to_numpy(dtype=float)
-        Y = np.maximum(piv.to_numpy(), 1e-300) / np.log1p(ts / delta) ** log_power
-        v = rate_verdict(name, ts, Y, claim, tol=tol)
+        # zeros stay zeros: the slope is fitted to the mean over seeds, and resamples whose mean
+        # is 0 somewhere are dropped (undecided when many are), never floored at a tiny value
+        v = sound_rate(name, ts, piv.to_numpy(), claim, tol=tol, log_power=log_power,
+                       delta=delta)
         out.append(Verdict(v.check, v.claim + f" (after dividing by log(1 + t/delta)^{log_power:g})",
                            v.measured, v.threshold, v.verdict, v.detail))
     return out
