@@ -34,9 +34,10 @@ def informative_directions_env(n_fill: int = 36, d: int = 4, K: int = 3, *,
     for j in range(d):
         phi[n_fill + j, 0, j], phi[n_fill + j, 1, j] = 0.9, -0.9
     theta = np.resize(np.array([0.3, -0.5, 0.8, -0.2]), d)
-    theta *= 1.0 / max(1.0, float(np.linalg.norm(theta)))
+    B = 1.1
+    theta *= min(1.0, B / float(np.linalg.norm(theta)))
     return PreferenceEnv(phi=phi, rho=np.full(n_fill + d, 1.0 / (n_fill + d)),
-                         theta_star=theta, L=1.0, B=1.1, name="informative directions")
+                         theta_star=theta, L=1.0, B=B, name="informative directions")
 
 
 def poor_coverage_env() -> PreferenceEnv:

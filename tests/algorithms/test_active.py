@@ -25,7 +25,8 @@ from algorithms.active import (
 from algorithms.estimators import mle, practical_constants
 from algorithms.omd import omd_update
 from algorithms.training import run_training
-from sim import PreferenceEnv, pair_differences, random_directions_env
+from sim import pair_differences, random_directions_env
+from sim.instances import informative_directions_env
 
 from .dense_reference import dsig, omd_dense
 
@@ -303,23 +304,6 @@ def test_custom_and_empty_pools():
         run_training("apo", env, 10, 0, pool=np.array([[0, 1, 1]]))
     with pytest.raises(ValueError, match="context outside"):
         run_training("apo", env, 10, 0, pool=np.array([[3, 0, 1]]))
-
-
-def informative_directions_env():
-    """36 contexts whose arms are nearly identical (pairs carry almost no information and
-    almost no regret) and 4 contexts whose arms differ along one coordinate each. Random
-    pairs hit an informative context 10 % of the time; the maximum-norm rule picks them."""
-    rng = np.random.default_rng(0)
-    d, n_fill, K = 4, 36, 3
-    phi = np.zeros((n_fill + d, K, d))
-    base = rng.normal(size=(n_fill, d))
-    base *= 0.5 / np.linalg.norm(base, axis=1, keepdims=True)
-    phi[:n_fill] = base[:, None, :] + 1e-3 * rng.normal(size=(n_fill, K, d))
-    for j in range(d):
-        phi[n_fill + j, 0, j], phi[n_fill + j, 1, j] = 0.9, -0.9
-    return PreferenceEnv(phi=phi, rho=np.full(n_fill + d, 1 / (n_fill + d)),
-                         theta_star=np.array([0.3, -0.5, 0.8, -0.2]), L=1.0, B=1.1,
-                         name="informative directions")
 
 
 def samples_to_reach(algorithm, env, level, ts, seeds):

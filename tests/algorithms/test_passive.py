@@ -15,8 +15,9 @@ from algorithms.passive import (
     zhu_radius,
 )
 from algorithms.training import run_training
-from sim import CommonRandomNumbers, PreferenceEnv, pair_differences, random_directions_env
+from sim import CommonRandomNumbers, pair_differences, random_directions_env
 from sim.behaviour import LoggedData, behaviour_queries
+from sim.instances import poor_coverage_env
 
 from .dense_reference import omd_dense, regularised_gradient, sgd_dense
 
@@ -140,17 +141,6 @@ def test_pessimism_bound_holds_on_the_confidence_event(algorithm, reference):
             assert np.all(on["subopt"] <= on["instance_bound"] + on["fw_gap"] + 1e-12)
             checked += len(on)
     assert checked > 20
-
-
-def poor_coverage_env():
-    """Per context: an optimal arm (0.9 e_j), a trap (e_j + 0.7 e_3) whose advantage over the
-    optimal arm lies along e_3, and a third arm (0.7 e_3). The skewed behaviour mostly pairs
-    the trap with the third arm, which covers e_j only: e_3 is learnt from the rare pairs with
-    the optimal arm, and an estimate shrunk towards 0 along e_3 overrates the trap."""
-    phi = np.array([[[0.9, 0, 0], [1.0, 0, 0.7], [0, 0, 0.7]],
-                    [[0, 0.9, 0], [0, 1.0, 0.7], [0, 0, 0.7]]])
-    return PreferenceEnv(phi=phi, rho=np.array([0.5, 0.5]), theta_star=np.array([1.0, 1.0, -0.5]),
-                         L=1.25, B=1.5, name="poor coverage")
 
 
 def test_pessimism_beats_greedy_under_poor_coverage():
