@@ -17,7 +17,7 @@ from sim.core.links import dsigmoid, sigmoid
 
 from .linalg import rank_one_update
 from .omd import omd_update
-from .protocol import RewardModel
+from .protocol import RewardModel, state_estimate, state_inverse, state_matrix
 
 
 def _omd_init(d: int, T: int, params: np.ndarray) -> tuple:
@@ -35,22 +35,8 @@ def _omd_update(state, z, y, t, params, counters):
     rank_one_update(H, z, dsigmoid(np.dot(z, theta)))
 
 
-@njit(cache=True)
-def _estimate(state):
-    return state[0]
-
-
-@njit(cache=True)
-def _inverse(state):
-    return state[1]
-
-
-@njit(cache=True)
-def _matrix(state):
-    return state[2]
-
-
-OMD_MODEL = RewardModel("omd-protocol", _omd_init, _omd_update, _estimate, _inverse, _matrix,
+OMD_MODEL = RewardModel("omd-protocol", _omd_init, _omd_update, state_estimate, state_inverse,
+                        state_matrix,
                         matrix_name="Hcal", projects=True)
 """One-pass OMD (Algorithm 1) through the protocol: params (eta, lam, B, project); state
 (theta, Hcal^{-1}, Hcal, work vector, work matrix)."""
@@ -85,7 +71,8 @@ def _sgd_update(state, z, y, t, params, counters):
     rank_one_update(V, z, 1.0)
 
 
-SGD_MODEL = RewardModel("sgd-protocol", _sgd_init, _sgd_update, _estimate, _inverse, _matrix,
+SGD_MODEL = RewardModel("sgd-protocol", _sgd_init, _sgd_update, state_estimate, state_inverse,
+                        state_matrix,
                         matrix_name="V", projects=True)
 """Projected one-pass SGD with step eta / sqrt(t) (params (eta, lam, B, project)); its
 confidence matrix is the unweighted V_t = lambda I + sum z z'."""

@@ -52,7 +52,7 @@ from sim.core.validation import check_positive
 
 from .linalg import project_ball_inverse_metric, rank_one_update
 from .omd import omd_update
-from .protocol import RewardModel
+from .protocol import RewardModel, state_estimate, state_inverse, state_matrix
 
 UNDERFLOW = 1e-280
 """A stage sum below this is recomputed with the stage's own largest utility."""
@@ -458,23 +458,8 @@ def _pair_update(state, z, y, t, params, counters):
         counters[2] += 1
 
 
-@njit(cache=True)
-def _estimate(state):
-    return state[0]
-
-
-@njit(cache=True)
-def _inverse(state):
-    return state[1]
-
-
-@njit(cache=True)
-def _matrix(state):
-    return state[2]
-
-
-PL_PAIR_MODEL = RewardModel("pl-omd-m2", _pair_init, _pair_update, _estimate, _inverse,
-                            _matrix, matrix_name="Hcal", projects=True)
+PL_PAIR_MODEL = RewardModel("pl-omd-m2", _pair_init, _pair_update, state_estimate,
+                            state_inverse, state_matrix, matrix_name="Hcal", projects=True)
 """The Plackett-Luce one-pass OMD on two-item rankings, through the pairwise protocol: a pair
 (z, y) is the ranking of the items (z, 0), the first placed first iff y = 1, run through the
 general (Woodbury) formulas, not the pairwise kernel, so that the pairwise test kit

@@ -121,6 +121,27 @@ def builtin_update(code: int, state: tuple, z: np.ndarray, y: float, t: int,
         rank_one_update(M, z, 1.0)
 
 
+# ------------------------------------------------- accessors of the common state layout
+
+
+@njit(cache=True)
+def state_estimate(state):
+    """estimate(state) of a model whose state begins (theta, Minv, M, ...)."""
+    return state[0]
+
+
+@njit(cache=True)
+def state_inverse(state):
+    """inverse(state) of a model whose state begins (theta, Minv, M, ...)."""
+    return state[1]
+
+
+@njit(cache=True)
+def state_matrix(state):
+    """matrix(state) of a model whose state begins (theta, Minv, M, ...)."""
+    return state[2]
+
+
 # --------------------------------------------------------------- type-dispatched calls
 
 

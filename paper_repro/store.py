@@ -32,6 +32,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.core.files import fsync_folder as _fsync_folder
+
 FINGERPRINT_KEY = "paper_repro.code_fingerprint"
 """Parquet metadata key: the code fingerprint of the process that computed the cell."""
 CELL_KEY = "paper_repro.cell"
@@ -88,18 +90,6 @@ class StoredCell(NamedTuple):
     """None for a file written before fingerprints were recorded."""
 
 
-def _fsync_folder(folder: str) -> None:
-    """Make a rename in `folder` durable (where the platform can open folders)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_atomic(path: str, write) -> None:

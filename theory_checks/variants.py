@@ -41,7 +41,7 @@ from numba import njit
 
 from algorithms.linalg import project_ball_inverse_metric
 from algorithms.models import OMD_MODEL
-from algorithms.protocol import RewardModel
+from algorithms.protocol import RewardModel, state_estimate, state_inverse, state_matrix
 from algorithms.registry import Algorithm, SelectionRule
 from sim.core.links import dsigmoid, sigmoid
 
@@ -97,21 +97,6 @@ def _template_update(state, z, y, t, params, counters):
             H[i, j] += s_new * z[i] * z[j]
 
 
-@njit(cache=True)
-def _estimate(state):
-    return state[0]
-
-
-@njit(cache=True)
-def _inverse(state):
-    return state[1]
-
-
-@njit(cache=True)
-def _matrix(state):
-    return state[2]
-
-
 def template_model(name: str, *, eta_scale: float = 1.0, **defects: bool) -> RewardModel:
     """A one-pass OMD model (Algorithm 1) with the named defects switched on."""
     flags = np.zeros(N_PARAMS - 4)
@@ -123,7 +108,8 @@ def template_model(name: str, *, eta_scale: float = 1.0, **defects: bool) -> Rew
     def params(eta: float, lam: float, B: float, L: float, project: bool) -> np.ndarray:
         return np.concatenate([[eta * eta_scale, lam, B, 1.0 if project else 0.0], flags])
 
-    return RewardModel(name, _template_init, _template_update, _estimate, _inverse, _matrix,
+    return RewardModel(name, _template_init, _template_update, state_estimate, state_inverse,
+                       state_matrix,
                        params=params, matrix_name="Hcal", projects=True)
 
 

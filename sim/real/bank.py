@@ -108,6 +108,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.core.files import fsync_folder as _fsync_folder
+
 FORMAT_VERSION = "1"
 """Version of the bank format, written under FORMAT_KEY in both files' schema metadata."""
 
@@ -645,17 +647,6 @@ def _save_token(responses: pa.Table, pairs: pa.Table, meta: Mapping[str, str]) -
     return h.hexdigest()
 
 
-def _fsync_folder(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _token_of(path: str) -> bytes | None:
