@@ -33,6 +33,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .paired import t_interval
 from .verdicts import FAIL, PASS, Verdict, clopper_pearson
 
 UNDECIDED = "undecided"
@@ -171,22 +172,10 @@ def accounting_subopt(name: str, reported: np.ndarray, direct: np.ndarray,
                    FAIL if err > atol else PASS, f"max difference {err:.3g}; decisive")
 
 
-def _t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    from scipy.stats import t as t_dist
-
-    x = np.asarray(x, dtype=float)
-    m = float(x.mean())
-    if x.size < 2:
-        return m, -math.inf, math.inf
-    se = float(x.std(ddof=1) / math.sqrt(x.size))
-    q = float(t_dist.ppf(0.5 + level / 2, x.size - 1))
-    return m, m - q * se, m + q * se
-
-
 def beats_chance(name: str, accuracy: np.ndarray, level: float = 0.95) -> Verdict:
     """Held-out agreement with sign(z' theta*) above 1/2: fails unless the interval of the
     mean over seeds lies above 1/2."""
-    m, lo, hi = _t_interval(accuracy, level)
+    m, lo, hi = t_interval(accuracy, level)
     return Verdict(name, "held-out agreement with theta* > 1/2", m, 0.5,
                    PASS if lo > 0.5 else FAIL, f"mean {m:.3g}, {level:.0%} CI [{lo:.3g}, {hi:.3g}]")
 
@@ -212,7 +201,7 @@ def beats_uniform(name: str, metric: np.ndarray, metric_uniform: np.ndarray,
     """Paired per-seed difference metric - metric_uniform (same learner, same seeds): the
     theory predicts it below 0 on the instance; fails unless its interval lies below 0."""
     diff = np.asarray(metric, dtype=float) - np.asarray(metric_uniform, dtype=float)
-    m, lo, hi = _t_interval(diff, level)
+    m, lo, hi = t_interval(diff, level)
     return Verdict(name, "maximum-norm selection beats uniform pairs (paired difference < 0)",
                    m, 0.0, PASS if hi < 0.0 else FAIL,
                    f"mean paired difference {m:.3g}, {level:.0%} CI [{lo:.3g}, {hi:.3g}] over "
