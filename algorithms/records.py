@@ -61,6 +61,8 @@ TRAINING_COLUMNS: tuple[Column, ...] = (
     Column("eval_loss", "float64", "held-out mean BT log loss"),
     Column("eval_acc", "float64", "held-out agreement with the labels"),
     Column("eval_acc_true", "float64", "held-out agreement with sign(z' theta*)"),
+    Column("eval_acc_bayes", "float64",
+           "held-out agreement of theta* itself with the labels: the ceiling of eval_acc"),
     Column("in_confidence_set", "boolean", "err_hcal <= beta (NA without a confidence set)"),
     Column("fw_gap", "float64", "Frank-Wolfe duality gap of a pessimistic output"),
     Column("wall_time", "float64", "cumulative seconds of the learner's updates"),

@@ -57,6 +57,8 @@ Records: one row per checkpoint t (after t samples) with
     eval_loss, eval_acc, eval_acc_true
                      held-out mean BT log loss, agreement of sign(z'theta) with the labels and
                      with sign(z'theta*) (a zero margin counts 1/2)
+    eval_acc_bayes   agreement of sign(z'theta*) itself with the held-out labels: the ceiling
+                     that label noise puts on eval_acc (the same on every checkpoint of a run)
     fw_gap           certified Frank-Wolfe duality gap of a pessimistic output (NaN otherwise)
     wall_time        cumulative seconds of the learner's updates of rounds 1..t (for active
                      selection including the selection; metrics excluded)

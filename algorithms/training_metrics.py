@@ -104,6 +104,8 @@ def checkpoint_records(algorithm: str, stage: str, env: PreferenceEnv, cfg: RunC
     if out.passive_bound:
         pi_star = env.optimal_arms()
         pi_star_gap = env.mean_feature(pi_star) - cfg.v
+    # the label noise caps eval_acc: theta* itself reaches only this on the same pairs
+    acc_bayes = eval_metrics(ev, theta_star)[1]
     rows = []
     for k, t in enumerate(ts):
         theta = out.thetas[k]
@@ -129,6 +131,7 @@ def checkpoint_records(algorithm: str, stage: str, env: PreferenceEnv, cfg: RunC
             err_v=math.sqrt(max(float(e @ Vs[k] @ e), 0.0)),
             beta_theory=float(beta_th[k]), beta_practical=float(beta_pr[k]), beta=beta,
             instance_bound=bound, eval_loss=loss, eval_acc=acc, eval_acc_true=acc_true,
+            eval_acc_bayes=acc_bayes,
             in_confidence_set=inside,
             fw_gap=math.nan if out.fw_gaps is None else float(out.fw_gaps[k]),
             wall_time=float(out.seconds[k]), output_time=float(out.output_seconds[k])))

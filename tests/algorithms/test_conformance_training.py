@@ -125,3 +125,17 @@ def test_unknown_names_and_bad_inputs():
         run_training("passive-omd-greedy", env, 10, 0, crn=CommonRandomNumbers.draw(0, 5))
     with pytest.raises(ValueError, match="pair_norms must be"):
         run_training("active-omd", env, 10, 0, pair_norms="lazy")
+
+
+def test_bayes_ceiling_is_theta_stars_own_held_out_accuracy():
+    from algorithms.training_metrics import draw_eval_set
+    from sim.core.links import pair_log_loss_accuracy
+
+    env = small_env()
+    rec = run_training("passive-omd-greedy", env, 200, 4, n_eval=500, checkpoints=3).records
+    ev = draw_eval_set(env, 4, 500)
+    direct = pair_log_loss_accuracy(ev.Z, ev.y, env.theta_star)[1]
+    assert np.all(rec["eval_acc_bayes"] == direct)
+    # a learner's held-out accuracy is not bounded by it on a finite set, but theta* is the
+    # population optimum: over the population the ceiling is E[max(p, 1 - p)]
+    assert 0.5 < direct < 1.0
