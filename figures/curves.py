@@ -1,14 +1,17 @@
 """Figures of the stage experiments, drawn from tidy result tables only.
 
 Every function takes a long table (one row per algorithm, seed and round or checkpoint) and
-writes PNG and PDF; bands are mean +- one standard deviation over seeds; algorithms keep their
-colour, marker and dash across figures (figures.style).
+writes PNG and PDF; bands and error bars are 95% confidence intervals of the mean over seeds
+(Student t), and every figure says so on its axes; algorithms keep their colour, marker and dash
+across figures (figures.style). `plot_paired` draws the paired differences against a reference
+algorithm with their intervals and verdicts.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as t_dist
 
 from .style import algorithm_style, new_figure, save, themed
 
@@ -19,10 +22,29 @@ def _check_columns(df: pd.DataFrame, cols: list[str], what: str) -> None:
         raise ValueError(f"{what} needs columns {missing}; the table has {list(df.columns)}")
 
 
+BAND_NOTE = "bands: 95% CI of the mean over seeds"
+
+
+def ci_half_width(std: np.ndarray, count: np.ndarray, level: float = 0.95) -> np.ndarray:
+    """Half-width t_{n-1} std / sqrt(n) of the Student-t interval of a mean (NaN for n < 2)."""
+    n = np.asarray(count, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = np.where(n >= 2, t_dist.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
+        return q * np.asarray(std, dtype=float) / np.sqrt(n)
+
+
 def mean_std(df: pd.DataFrame, x: str, y: str, by: str = "algorithm") -> pd.DataFrame:
-    """Mean, std and count of y over seeds for each (by, x)."""
+    """Mean, std, count and the 95% CI half-width of the mean (column ci) of y over seeds for
+    each (by, x)."""
     g = df.groupby([by, x], sort=True)[y]
-    return g.agg(["mean", "std", "count"]).reset_index()
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out["ci"] = ci_half_width(out["std"].to_numpy(), out["count"].to_numpy())
+    return out
+
+
+def _note(ax, text: str = BAND_NOTE) -> None:
+    ax.annotate(text, xy=(0.01, 0.01), xycoords="axes fraction", fontsize=6, color="0.35",
+                ha="left", va="bottom")
 
 
 def _curves(ax, df, x, y, by, band=True, log=True):
@@ -31,16 +53,17 @@ def _curves(ax, df, x, y, by, band=True, log=True):
         st = algorithm_style(str(name))
         m = grp["mean"].to_numpy()
         xs = grp[x].to_numpy()
+        h = grp["ci"].to_numpy()
         if log:
             keep = m > 0
-            xs, m, s = xs[keep], m[keep], grp["std"].to_numpy()[keep]
-        else:
-            s = grp["std"].to_numpy()
+            xs, m, h = xs[keep], m[keep], h[keep]
         ax.plot(xs, m, label=str(name), markevery=max(1, len(xs) // 8), markersize=4, **st)
-        if band and len(xs) and np.isfinite(s).any():
-            s = np.nan_to_num(s)
-            lo = m * m / (m + s) if log else m - s  # on log axes: m / (1 + s/m), never <= 0
-            ax.fill_between(xs, lo, m + s, color=st["color"], alpha=0.15, linewidth=0)
+        if band and len(xs) and np.isfinite(h).any():
+            h = np.nan_to_num(h)
+            lo = m * m / (m + h) if log else m - h  # on log axes: m / (1 + h/m), never <= 0
+            ax.fill_between(xs, lo, m + h, color=st["color"], alpha=0.15, linewidth=0)
+    if band:
+        _note(ax)
 
 
 def _overlay(ax, df, x, col, label, style):
@@ -117,29 +140,64 @@ def plot_kappa_sweep(df: pd.DataFrame, path_stem: str, *, metric: str,
 
 
 def accuracy_time_table(df: pd.DataFrame, *, acc: str = "eval_acc", time: str = "wall_time") -> pd.DataFrame:
-    """Per algorithm: accuracy mean +- std over seeds (in %) and mean wall time (s)."""
+    """Per algorithm: accuracy mean, std and 95% CI half-width of the mean over seeds (in %),
+    mean wall time (s), and, when the table has eval_acc_bayes, the ceiling theta* itself
+    reaches on the same held-out pairs (in %)."""
     _check_columns(df, ["algorithm", acc, time], "accuracy_time_table")
     g = df.groupby("algorithm", sort=False)
     out = pd.DataFrame({"accuracy_mean_pct": 100 * g[acc].mean(), "accuracy_std_pct": 100 * g[acc].std(),
                         "wall_time_s": g[time].mean(), "seeds": g[acc].count()}).reset_index()
+    out.insert(3, "accuracy_ci_pct", ci_half_width(out["accuracy_std_pct"].to_numpy(),
+                                                   out["seeds"].to_numpy()))
+    if "eval_acc_bayes" in df.columns:
+        out["bayes_ceiling_pct"] = (100 * g["eval_acc_bayes"].mean()).to_numpy()
     return out
 
 
 @themed()
 def plot_accuracy_time(df: pd.DataFrame, path_stem: str, *, acc: str = "eval_acc",
                        time: str = "wall_time", title: str = "Accuracy and time") -> list[str]:
-    """The active-learning table of the paper as a figure: accuracy (mean +- std over seeds)
-    against wall time, one point per algorithm."""
+    """The active-learning table of the paper as a figure: accuracy (mean over seeds, 95% CI
+    of the mean) against wall time, one point per algorithm, with the Bayes ceiling (theta*'s
+    own held-out accuracy) as a dashed line when the table has eval_acc_bayes."""
     tab = accuracy_time_table(df, acc=acc, time=time)
     fig, ax = new_figure()
     for row in tab.itertuples(index=False):
         st = algorithm_style(str(row.algorithm))
-        ax.errorbar(row.wall_time_s, row.accuracy_mean_pct, yerr=np.nan_to_num(row.accuracy_std_pct),
+        ax.errorbar(row.wall_time_s, row.accuracy_mean_pct, yerr=np.nan_to_num(row.accuracy_ci_pct),
                     color=st["color"], marker=st["marker"], capsize=3, linestyle="none",
                     label=str(row.algorithm))
+    if "bayes_ceiling_pct" in tab.columns:
+        ax.axhline(float(tab["bayes_ceiling_pct"].mean()), color="0.3", linestyle="--",
+                   linewidth=1.0, label="theta* (Bayes ceiling)")
+    _note(ax, "error bars: 95% CI of the mean over seeds")
     ax.set_xscale("log")
     ax.set_xlabel("wall time (s)")
     ax.set_ylabel("held-out pairwise accuracy (%)")
     ax.set_title(title)
     ax.legend(fontsize=7)
+    return save(fig, path_stem)
+
+
+@themed()
+def plot_paired(tab: pd.DataFrame, path_stem: str, *, title: str, xlabel: str) -> list[str]:
+    """Paired differences against a reference (`theory_checks.paired.paired_differences`
+    columns: algorithm, diff, ci_low, ci_high, verdict): one row per algorithm, the mean
+    per-seed difference with its 95% CI, a line at 0, and the verdict written beside it."""
+    _check_columns(tab, ["algorithm", "diff", "ci_low", "ci_high", "verdict"], "plot_paired")
+    fig, ax = new_figure(height=max(2.2, 0.45 * len(tab) + 1.2))
+    ys = np.arange(len(tab))[::-1]
+    for y, row in zip(ys, tab.itertuples(index=False)):
+        st = algorithm_style(str(row.algorithm))
+        lo, hi = float(row.ci_low), float(row.ci_high)
+        err = [[row.diff - lo], [hi - row.diff]] if np.isfinite(lo) and np.isfinite(hi) else None
+        ax.errorbar(row.diff, y, xerr=err, color=st["color"], marker=st["marker"], capsize=3,
+                    linestyle="none")
+        ax.annotate(f" {row.verdict}", xy=(1.0, y), xycoords=("axes fraction", "data"),
+                    fontsize=7, va="center", ha="left")
+    ax.axvline(0.0, color="0.3", linewidth=0.8)
+    ax.set_yticks(ys, [str(a) for a in tab["algorithm"]], fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=9)
+    _note(ax, "error bars: 95% CI of the mean paired difference")
     return save(fig, path_stem)

@@ -65,3 +65,29 @@ def test_forty_names_have_distinct_styles():
     triples = {(str(algorithm_style(n)["color"]), algorithm_style(n)["marker"],
                 str(algorithm_style(n)["linestyle"])) for n in names}
     assert len(triples) == len(names)
+
+
+def test_bands_are_confidence_intervals_of_the_mean():
+    from scipy import stats
+
+    s = mean_std(table(), "t", "subopt")
+    r = s[(s.algorithm == "omd") & (s.t == 100)].iloc[0]
+    assert r["ci"] == pytest.approx(stats.t.ppf(0.975, 2) * r["std"] / np.sqrt(3))
+
+
+def test_accuracy_table_has_the_interval_and_the_bayes_ceiling():
+    last = table().query("t == 1000")
+    tab = accuracy_time_table(last.assign(eval_acc_bayes=0.7))
+    assert list(tab["bayes_ceiling_pct"]) == pytest.approx([70.0, 70.0])
+    assert tab["accuracy_ci_pct"].iloc[0] > tab["accuracy_std_pct"].iloc[0]  # t_2 / sqrt(3) > 1
+
+
+def test_paired_figure(tmp_path):
+    from figures.curves import plot_paired
+
+    tab = pd.DataFrame(dict(algorithm=["a", "b"], diff=[-1.0, 0.1], ci_low=[-1.5, -0.2],
+                            ci_high=[-0.5, 0.4], verdict=["better", "tied"]))
+    paths = plot_paired(tab, str(tmp_path / "p"), title="t", xlabel="x")
+    assert all(os.path.getsize(p) > 1000 for p in paths)
+    with pytest.raises(ValueError, match="needs columns"):
+        plot_paired(tab.drop(columns="verdict"), str(tmp_path / "q"), title="t", xlabel="x")
