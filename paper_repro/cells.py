@@ -5,7 +5,8 @@ stage under one seed, return its tidy records. This is the function that sweeps
 A cell's config is a JSON-like dict (so that it can be hashed for the result store):
 
     {"stage": "training" | "deployment",
-     "env": {"generator": "random_directions" | "shared_offset" | "kappa",
+     "env": {"generator": "random_directions" | "shared_offset" | "kappa" |
+                          "poor_coverage" | "informative_directions",
              "n_x": ..., "K": ..., "d": ..., "L": ..., "B": ..., "kappa": ..., "env_seed": ...,
              "link": "logistic" | "probit"},
      "T": ..., "checkpoints": ..., "constants": "practical" | "theory",
@@ -29,10 +30,15 @@ from algorithms.registry import get as get_algorithm
 from algorithms.registry import run
 from sim.environment import PreferenceEnv
 from sim.generators import kappa_env, random_directions_env, shared_offset_env
+from sim.instances import informative_directions_env, poor_coverage_env
 
 from .store import Cell
 
-GENERATORS = ("random_directions", "shared_offset", "kappa")
+GENERATORS = ("random_directions", "shared_offset", "kappa", "poor_coverage",
+              "informative_directions")
+"""The generic generators, then the purpose-built instances of `sim.instances` on which the
+theory predicts a difference (poor_coverage: fixed, n_x = 2, K = 3, d = 3, every size field
+ignored; informative_directions: n_x - d filler contexts and d informative ones, B fixed)."""
 STAGES = ("training", "deployment")
 
 
@@ -139,6 +145,13 @@ def build_env(cfg: dict | EnvConfig) -> PreferenceEnv:
         if c.kappa is None:
             raise ValueError("the kappa generator needs a target kappa")
         env = kappa_env(c.kappa, c.n_x, c.K, c.d, L=c.L, seed=c.env_seed)
+    elif c.generator == "poor_coverage":
+        env = poor_coverage_env()
+    elif c.generator == "informative_directions":
+        if c.n_x <= c.d:
+            raise ValueError(f"informative_directions needs n_x > d (n_x - d filler contexts), "
+                             f"got n_x={c.n_x}, d={c.d}")
+        env = informative_directions_env(n_fill=c.n_x - c.d, d=c.d, K=c.K, seed=c.env_seed)
     else:
         raise ValueError(f"unknown generator {c.generator!r}; known: {', '.join(GENERATORS)}")
     if c.link != "logistic":

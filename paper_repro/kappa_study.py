@@ -56,6 +56,7 @@ from theory_checks.kappa import (
     not_larger_check,
     paired_difference,
 )
+from theory_checks.paired import paired_differences, paired_markdown_table
 from theory_checks.verdicts import REPORT, Verdict, verdict_table
 
 from .calibration import CALIBRATION_RTOL, c_beta_quantile
@@ -451,13 +452,78 @@ def run_kappa_study(scale: str, opts: RunOptions) -> SpecResult:
     head = pd.concat(heads, ignore_index=True)
     calib = pd.concat(fits.values(), ignore_index=True)
 
+    paired = per_kappa_paired(final, cfg)
     figs = _figures(final, exps_all, cfg, opts)
-    md = _markdown(final, head, calib, verdicts, cfg)
+    md = _markdown(final, head, calib, verdicts, cfg, paired)
     config = asdict(cfg)
+    fig_dir = os.path.join(opts.out, "figures")
+    captions = {
+        os.path.join(fig_dir, "kappa_measured"):
+            "Measured SubOpt and regret (divided by the reward range) and estimation error "
+            f"against kappa at calibrated radii; {cfg.level:.0%} bootstrap intervals of the mean "
+            "over seeds. " + _paired_caption(paired),
+        os.path.join(fig_dir, "kappa_exponents"):
+            "Fitted exponents of kappa: measured (calibrated radii) beside the bounds' "
+            f"(fitted and as written in Table 1); {cfg.level:.0%} bootstrap intervals over seeds."}
     return SpecResult(tables={"records": ev, "calibration_records": cal, "final": final,
                               "calibration": calib, "exponents": exps_all, "headline": head,
-                              "verdicts": verdict_table(verdicts)},
-                      figures=figs, markdown=md, config=config, verdicts=verdicts)
+                              "paired": paired, "verdicts": verdict_table(verdicts)},
+                      figures=figs, markdown=md, config=config, verdicts=verdicts,
+                      captions=captions)
+
+
+def _paired_lines(paired: pd.DataFrame | None) -> list[str]:
+    if paired is None or paired.empty:
+        return []
+    return ["### Paired at each kappa", "",
+            "The baseline's per-seed difference from the paper's algorithm at each kappa (same "
+            "seeds, hence the same environments and label uniforms; 95% t interval; 'worse' "
+            "means the baseline is worse than the paper's algorithm). The theory predicts the "
+            "paper's advantage to grow with kappa (sqrt(kappa) against kappa in Table 1):", "",
+            markdown_table(paired_markdown_table(paired)), "", *_prediction_lines(paired), ""]
+
+
+def _prediction_lines(paired: pd.DataFrame) -> list[str]:
+    """Did the paper's advantage appear at the largest kappa? One line per stage, from the
+    paired verdict of the normalised SubOpt or regret at the smallest and the largest kappa."""
+    out = []
+    for metric in ("subopt_norm", "regret_norm"):
+        g = paired[paired["metric"] == metric].sort_values("kappa")
+        if g.empty:
+            continue
+        lo, hi = g.iloc[0], g.iloc[-1]
+        held = hi["verdict"] == "worse"
+        out.append(f"- Prediction ({lo['stage']}): the paper's algorithm is better than "
+                   f"{hi['algorithm']} at large kappa. **{'Held' if held else 'Did not hold'}** at "
+                   f"kappa = {hi['kappa']:g}: the baseline is {hi['verdict']} (paired {metric} "
+                   f"{hi['diff']:.3g}, 95% CI [{hi['ci_low']:.3g}, {hi['ci_high']:.3g}]); at "
+                   f"kappa = {lo['kappa']:g} it is {lo['verdict']}.")
+    return out
+
+
+_PAIRED_METRICS = {"training": ("subopt_norm", "err_l2"), "deployment": ("regret_norm", "err_l2")}
+
+
+def per_kappa_paired(final: pd.DataFrame, cfg: KappaStudyConfig) -> pd.DataFrame:
+    """At every kappa, the baseline's per-seed difference from the paper's algorithm
+    (`theory_checks.paired.paired_differences`, the paper's algorithm as the reference)."""
+    tabs = []
+    for st in cfg.stages:
+        fin = final[final["stage"] == STAGE_LABELS[st.stage]]
+        for m in _PAIRED_METRICS[st.stage]:
+            if m in fin.columns:
+                tabs.append(paired_differences(fin, m, st.algorithms[0], by=("stage", "kappa")))
+    return pd.concat(tabs, ignore_index=True) if tabs else pd.DataFrame()
+
+
+def _paired_caption(paired: pd.DataFrame) -> str:
+    if paired.empty:
+        return ""
+    parts = []
+    for (stage, metric), g in paired.groupby(["stage", "metric"], sort=False):
+        words = ", ".join(f"kappa {k:g}: {v}" for k, v in zip(g["kappa"], g["verdict"]))
+        parts.append(f"{stage} {metric}, baseline against the paper's algorithm - {words}")
+    return "Paired per kappa (95% CI on common seeds): " + "; ".join(parts) + "."
 
 
 def _figures(final: pd.DataFrame, exps: pd.DataFrame, cfg: KappaStudyConfig,
@@ -485,7 +551,7 @@ def _figures(final: pd.DataFrame, exps: pd.DataFrame, cfg: KappaStudyConfig,
 
 
 def _markdown(final: pd.DataFrame, head: pd.DataFrame, calib: pd.DataFrame, verdicts,
-              cfg: KappaStudyConfig) -> str:
+              cfg: KappaStudyConfig, paired: pd.DataFrame | None = None) -> str:
     p, dpl = cfg.passive, cfg.deployment
     pas = final[final["stage"] == "passive"]
     dep = final[final["stage"] == "deployment"]
@@ -523,6 +589,7 @@ def _markdown(final: pd.DataFrame, head: pd.DataFrame, calib: pd.DataFrame, verd
         f"{_sign_reading(pas, 'err_l2', a, b, cfg)}.",
         f"- Deployment estimation error (l2): the exponent of {dpl.algorithms[0]} is "
         f"{_sign_reading(dep, 'err_l2', *dpl.algorithms, cfg)}.", "",
+        *_paired_lines(paired),
         "### Is the pessimism term pinning the policies?", "",
         f"Fraction of evaluation runs whose pessimistic policy at T left the behaviour policy "
         f"(SubOpt differs from the behaviour's by more than {cfg.pinned_rtol:g} of the range), "

@@ -107,6 +107,9 @@ def write_report(out: str, scale: str, results: dict[str, SpecResult], argv: lis
             if fig.endswith(".png"):
                 rel = os.path.relpath(fig, out)
                 lines += [f"![{name}: {os.path.basename(fig)}]({rel})", ""]
+                caption = res.captions.get(os.path.splitext(fig)[0])
+                if caption:
+                    lines += [f"*Figure {os.path.basename(fig)}: {caption}*", ""]
         pdfs = [os.path.relpath(f, out) for f in res.figures if f.endswith(".pdf")]
         if pdfs:
             lines += ["PDF versions: " + ", ".join(f"[{p}]({p})" for p in pdfs), ""]

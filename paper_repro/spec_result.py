@@ -17,3 +17,6 @@ class SpecResult:
     config: dict = field(default_factory=dict)
     verdicts: list = field(default_factory=list)
     """theory_checks verdicts computed from this spec's tables."""
+    captions: dict[str, str] = field(default_factory=dict)
+    """Caption per figure, keyed by the figure's path without extension: what it compares,
+    what its intervals are, and the verdict of its paired test."""

@@ -98,3 +98,25 @@ def test_every_registered_algorithm_has_its_own_figure_style():
     triples = {(str(algorithm_style(n)["color"]), algorithm_style(n)["marker"],
                 str(algorithm_style(n)["linestyle"])) for n in order}
     assert len(triples) == len(order)
+
+
+def test_comparisons_are_paired_and_figures_captioned(tiny_run):
+    report = open(os.path.join(tiny_run, "report.md")).read()
+    for spec, reference in (("passive-synthetic", "passive-omd-pessimistic"),
+                            ("active-synthetic", "active-omd"),
+                            ("deployment-synthetic", "algorithm4"),
+                            ("dimension-sweep", "algorithm4")):
+        section = report.split(f"## {spec}")[1].split("\n## ")[0]
+        assert f"Paired against {reference}" in section, spec
+        assert "95% CI" in section
+        paired = pd.read_csv(os.path.join(tiny_run, "tables", f"{spec}_paired.csv"))
+        assert set(paired["reference"]) == {reference}
+        assert set(paired["verdict"]) <= {"better", "tied", "worse", "identical", "undecided"}
+    for spec in ("passive-synthetic", "active-synthetic"):
+        section = report.split(f"## {spec}")[1].split("\n## ")[0]
+        assert "Prediction:" in section  # the purpose-built instance's predicted order
+    kappa = report.split("## kappa-sweep")[1].split("\n## ")[0]
+    assert "Paired at each kappa" in kappa
+    assert report.count("*Figure ") >= 8
+    acc = pd.read_csv(os.path.join(tiny_run, "tables", "active-synthetic_accuracy_time.csv"))
+    assert (acc["bayes_ceiling_pct"] > 50).all()
