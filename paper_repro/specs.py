@@ -28,6 +28,9 @@ class Spec:
     name: str
     description: str
     run: Callable[[str, RunOptions], SpecResult]
+    default: bool = True
+    """Whether `python -m paper_repro` without spec names runs it (False: an extra spec, run by
+    naming it)."""
 
 
 REGISTRY: dict[str, Spec] = {}
@@ -167,3 +170,4 @@ _register_studies()
 
 register(Spec("timing", "Cost of the one-pass OMD update against the MLE refit: throughput, "
               "time per round against t, peak memory, first/second start.", _timing_run))
+register(__import__("paper_repro.constants_sweep", fromlist=["spec"]).spec())
