@@ -12,11 +12,16 @@ policy, the exact maximiser of (m(pi) - v)' theta - beta ||m(pi) - v||_{Hcal^{-1
 stochastic policies (`algorithms.pessimism.pessimistic_policy`) with the PL confidence set
 C_t = {||theta - theta_t||_{Hcal_t} <= beta_t} of the PL OMD (Hcal the sum of the ranking
 Hessians at the new points); "greedy": argmax_a phi' theta (the only output of the MLE and
-breaking baselines here, labelled).
+breaking baselines here, labelled). The radius beta_t of the passive and deployment stages is
+a pairwise mode of `algorithms.confidence.Radius` (Lemma 1 counted in rankings, practical,
+calibrated) or a Plackett-Luce one, `algorithms.pl_confidence.PLRadius` ("pl-theory": Lemma 1
+with each ranking counted as its m - 1 MNL stage terms, t -> (m - 1) t, a reading documented
+there; "pl-practical").
 
 Active (`kwise_active`). Round t chooses the query (x, S), |S| = m, that maximises
 
-    crit(S) = log det(I_d + c_m Hcal_t^{-1} P_S),   P_S = sum_{i < j in S} (phi_i - phi_j)(phi_i - phi_j)',
+    crit(S) = log det(I_d + c_m Hcal_t^{-1} P_S),
+    P_S = sum_{i < j in S} (phi_i - phi_j)(phi_i - phi_j)',
     c_m = sum_{r=2}^{m} (r - 1) / (r m (m - 1)),
 
 the information gain (D-optimal design criterion) of the expected Fisher information of one
@@ -49,6 +54,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,10 +75,11 @@ from sim.rankings import (
 )
 
 from . import active as act
-from .confidence import Radius, beta_at
+from .confidence import Radius
 from .constants import OMDConstants, practical_constants, theory_constants
 from .deployment import learned_rewards, optimistic_second_arm, pair_width
 from .pessimism import FW_TOL, greedy_policy, pessimistic_policy
+from .pl_confidence import PLRadius, beta_kwise
 from .pl_mle import breaking_mle_checkpoints, pl_mle_checkpoints
 from .pl_omd import pl_omd_run, pl_omd_update, pl_workspace
 
@@ -133,8 +140,9 @@ def _err_M(theta: np.ndarray, theta_star: np.ndarray, M: np.ndarray) -> float:
 
 def kwise_passive(env: PreferenceEnv, T: int, m: int, seed: int, *, estimator: str = "omd",
                   output: str = "pessimistic", top1: bool = False,
-                  constants: str | OMDConstants = "practical", radius: Radius = Radius(),
-                  checkpoints=10, project: bool = True) -> KwiseResult:
+                  constants: str | OMDConstants = "practical",
+                  radius: Radius | PLRadius = Radius(), checkpoints=10,
+                  project: bool = True) -> KwiseResult:
     """Passive data collection with m-wise queries (module docstring).
 
     Parameters
@@ -151,7 +159,12 @@ def kwise_passive(env: PreferenceEnv, T: int, m: int, seed: int, *, estimator: s
         "pessimistic" needs estimator="omd" (the PL confidence set).
     top1 : bool
         Top-1 choice feedback instead of full rankings.
-    constants, radius, checkpoints, project
+    radius : Radius or PLRadius
+        The radius of the PL confidence set: a pairwise mode (`algorithms.confidence.Radius`:
+        Lemma 1 at t rankings, practical, calibrated) or a Plackett-Luce one
+        (`algorithms.pl_confidence.PLRadius`: "pl-theory", Lemma 1 with t -> (m - 1) t, a
+        reading; "pl-practical").
+    constants, checkpoints, project
         As in `algorithms.training.run_training`.
     """
     T, m = _check_args(env, T, m)
@@ -193,7 +206,12 @@ def kwise_passive(env: PreferenceEnv, T: int, m: int, seed: int, *, estimator: s
         else:
             thetas = breaking_mle_checkpoints(F, rank, ck, lam=c.lam, top1=top1)
         secs[:] = (time.perf_counter() - t0) * ck / T  # fits are timed in total only
-    betas = np.atleast_1d(radius.beta(ck + 1.0, d=d, eta=c.eta, lam=c.lam, L=env.L, B=env.B))
+    if isinstance(radius, PLRadius):
+        betas = np.atleast_1d(radius.beta(ck + 1.0, d=d, eta=c.eta, lam=c.lam, L=env.L, B=env.B,
+                                          n_stages=n_stages))
+    else:
+        betas = np.atleast_1d(radius.beta(ck + 1.0, d=d, eta=c.eta, lam=c.lam, L=env.L,
+                                          B=env.B))
     rows, policy = [], None
     for k, t in enumerate(ck):
         if output == "pessimistic":
@@ -210,9 +228,10 @@ def kwise_passive(env: PreferenceEnv, T: int, m: int, seed: int, *, estimator: s
                          in_confidence_set=bool(err_M <= betas[k]) if estimator == "omd"
                          else False, wall_time=float(secs[k])))
     df = pd.DataFrame(rows)
-    config = dict(stage="passive", m=m, top1=bool(top1), estimator=estimator, output=output,
-                  constants=c.kind, eta=c.eta, lam=c.lam, radius=radius.kind, seed=int(seed),
-                  T=T, env=env.name)
+    config: dict[str, Any] = dict(
+        stage="passive", m=m, top1=bool(top1), estimator=estimator, output=output,
+        constants=c.kind, eta=c.eta, lam=c.lam, radius=radius.kind, seed=int(seed), T=T,
+        env=env.name)
     for key, v in config.items():
         if key not in df:
             df[key] = v
@@ -426,9 +445,9 @@ def kwise_active(env: PreferenceEnv, T: int, m: int, seed: int, *,
                          else math.nan, wall_time=el))
         start = int(t)
     df = pd.DataFrame(rows)
-    config = dict(stage="active", m=m, top1=bool(top1), construction=construction,
-                  estimator="omd", constants=c.kind, eta=c.eta, lam=c.lam, seed=int(seed), T=T,
-                  env=env.name)
+    config: dict[str, Any] = dict(
+        stage="active", m=m, top1=bool(top1), construction=construction, estimator="omd",
+        constants=c.kind, eta=c.eta, lam=c.lam, seed=int(seed), T=T, env=env.name)
     for key, v in config.items():
         df[key] = v
     return KwiseResult(df, bar.copy(), Hinv.copy(), policy, (xs, Ss, Rs), config)
@@ -466,7 +485,7 @@ def deployment_rounds(phi: np.ndarray, rewards: np.ndarray, x: np.ndarray, m: in
         t = i + 1
         xi = x[i]
         phi_x = phi[xi]
-        beta = beta_at(float(t), radius_kind, d, eta, lam, L, B, delta, c_beta)
+        beta = beta_kwise(float(t), radius_kind, n_stages, d, eta, lam, L, B, delta, c_beta)
         first = learned_rewards(phi_x, theta, scores)
         if rule == 0:
             slots[0] = first
@@ -541,13 +560,15 @@ def deployment_rounds(phi: np.ndarray, rewards: np.ndarray, x: np.ndarray, m: in
 
 def kwise_deployment(env: PreferenceEnv, T: int, m: int, seed: int, *, rule: str = "optimistic",
                      n_candidates: int | None = None, top1: bool = False,
-                     constants: str | OMDConstants = "practical", radius: Radius = Radius(),
-                     checkpoints=10, project: bool = True) -> KwiseResult:
+                     constants: str | OMDConstants = "practical",
+                     radius: Radius | PLRadius = Radius(), checkpoints=10,
+                     project: bool = True) -> KwiseResult:
     """Deployment with m-wise queries and the PL one-pass OMD (module docstring).
 
     rule: "optimistic" (greedy first arm, m - 1 optimistic arms; Algorithm 4 at m = 2) or
     "best-of-n" (n_candidates uniform candidates, the top m by the learned reward shown;
-    default n = min(2 m, K)). Records: cumulative m-wise regret (mean gap of the m slots), weak
+    default n = min(2 m, K)). radius: a pairwise `Radius` or a `PLRadius` (as
+    `kwise_passive`). Records: cumulative m-wise regret (mean gap of the m slots), weak
     regret (best arm shown), ||theta_t - theta*||, seconds."""
     T, m = _check_args(env, T, m)
     if rule not in DEPLOY_RULES:
@@ -581,9 +602,10 @@ def kwise_deployment(env: PreferenceEnv, T: int, m: int, seed: int, *, rule: str
                          err_hcal=_err_M(theta, env.theta_star, H), wall_time=el))
         start = int(t)
     df = pd.DataFrame(rows)
-    config = dict(stage="deployment", m=m, top1=bool(top1), rule=rule, n_candidates=n_cand,
-                  estimator="omd", constants=c.kind, eta=c.eta, lam=c.lam, radius=radius.kind,
-                  seed=int(seed), T=T, env=env.name)
+    config: dict[str, Any] = dict(
+        stage="deployment", m=m, top1=bool(top1), rule=rule, n_candidates=n_cand,
+        estimator="omd", constants=c.kind, eta=c.eta, lam=c.lam, radius=radius.kind,
+        seed=int(seed), T=T, env=env.name)
     for key, v in config.items():
         df[key] = v
     return KwiseResult(df, theta.copy(), Hinv.copy(), None, (x, shown), config)
@@ -606,7 +628,8 @@ def greedy_vs_exhaustive(env: PreferenceEnv, m: int, Hinvs: np.ndarray) -> pd.Da
     return pd.DataFrame(rows)
 
 
-__all__ = ["CONSTRUCTIONS", "greedy_vs_exhaustive", "DEPLOY_RULES", "KwiseResult", "PASSIVE_ESTIMATORS",
+__all__ = ["CONSTRUCTIONS", "greedy_vs_exhaustive", "DEPLOY_RULES", "KwiseResult",
+           "PASSIVE_ESTIMATORS",
            "active_rounds", "deployment_rounds", "exhaustive_subset", "expected_info_constant",
            "greedy_subset", "kwise_active", "kwise_deployment", "kwise_passive",
            "subset_criterion"]

@@ -11,6 +11,14 @@ Tables and figures:
   and greedy against exhaustive subset construction at the same states;
 - deployment: cumulative m-wise regret (mean gap of the m arms shown) of the optimistic rule
   and of best-of-n;
+- kappa: the final estimation error of the one-pass PL OMD and the PL MLE at m in
+  `kappa_ms` on environments of set pairwise kappa (`sim.kappa_env`), against kappa_m (the
+  m-wise kappa of `sim.rankings`, global over the ball: exact at m = 2, a numerical lower bound
+  for m > 2), with fitted log-log exponents (`theory_checks.kwise.kappa_report`);
+- radius: coverage of the PL confidence set of the one-pass PL OMD with three radii, the
+  pairwise practical radius, Lemma 1 counted in rankings and the PL radius
+  (`algorithms.pl_confidence.PLRadius("pl-theory")`: Lemma 1 with t -> (m - 1) t, a reading),
+  by `theory_checks.kwise.kwise_coverage_verdict`;
 - throughput: rankings per second of the one-pass PL OMD on one core (`ranking_throughput`;
   m = 4, d = 8 is the row of the speed requirement) and the time per ranking along one stream
   (`cost_along_stream`; flat in t).
@@ -28,6 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from algorithms.confidence import Radius
 from algorithms.constants import practical_constants
 from algorithms.kwise_stages import (
     greedy_vs_exhaustive,
@@ -36,17 +45,19 @@ from algorithms.kwise_stages import (
     kwise_passive,
 )
 from algorithms.omd import omd_run
+from algorithms.pl_confidence import PLRadius
 from algorithms.pl_omd import pl_omd_run
-from sim.generators import random_directions_env
-from sim.rankings import kappa_mwise_instance
+from sim.generators import kappa_env, random_directions_env
+from sim.rankings import kappa_mwise_global, kappa_mwise_instance
 from theory_checks.kwise import (
     exchange_verdicts,
     fisher_exchange_rate,
+    kappa_report,
     kwise_cost_verdict,
     kwise_coverage_verdict,
     measured_exchange_rate,
 )
-from theory_checks.verdicts import verdict_table
+from theory_checks.verdicts import Verdict, verdict_table
 
 from .spec_result import SpecResult
 from .tables import markdown_table
@@ -92,6 +103,14 @@ class KwiseConfig:
     """Length of the stream of the cost-against-t measurement."""
     seed: int = 20250211
     """Seed of the environment and the repetitions."""
+    kappa_grid: tuple[float, ...] = (10.0, 30.0, 100.0, 300.0, 1000.0)
+    """Pairwise global kappas of the kappa panel (`sim.kappa_env`)."""
+    kappa_ms: tuple[int, ...] = (2, 4)
+    """Query sizes of the kappa panel."""
+    kappa_T: int = 2000
+    """Rankings per run of the kappa panel."""
+    kappa_seeds: int = 2
+    """Repetitions per (kappa, m, estimator) of the kappa panel."""
 
 
 SCALES = {
@@ -101,7 +120,8 @@ SCALES = {
                         stream_T=10_000_000),
     "tiny": KwiseConfig(n_x=6, K=5, d=3, ms=(2, 3, 5), T=200, seeds=2, checkpoints=4,
                         active_ms=(2, 3), active_T=60, deploy_T=200, exhaustive_K=5,
-                        fisher_mc=2000, bench_T=5000, bench_ms=(2, 4), stream_T=20_000),
+                        fisher_mc=2000, bench_T=5000, bench_ms=(2, 4), stream_T=20_000,
+                        kappa_grid=(10.0, 100.0), kappa_T=100, kappa_seeds=1),
 }
 
 
@@ -182,6 +202,100 @@ def _env(cfg: KwiseConfig, K: int | None = None):
     return random_directions_env(cfg.n_x, K or cfg.K, cfg.d, L=1.0, B=cfg.B, seed=cfg.seed)
 
 
+KAPPA_ESTIMATORS: tuple[str, ...] = ("omd", "mle")
+"""Estimators of the kappa panel: the one-pass PL OMD and the PL MLE (greedy outputs)."""
+
+
+def kappa_panel(cfg: KwiseConfig, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                             list[Verdict]]:
+    """(runs, summary, verdicts) of the kappa panel (module docstring): one environment per
+    pairwise kappa (`sim.kappa_env`, the same features and direction of theta* at every kappa),
+    uniform m-wise queries, the final ||theta - theta*|| of each estimator; kappa_m over the
+    ball (`sim.rankings.kappa_mwise_global`) and at theta* (`kappa_mwise_instance`); one
+    reported log-log exponent of the error in kappa_m (and one in the instance kappa_m) per
+    (m, estimator)."""
+    rows = []
+    for kappa in cfg.kappa_grid:
+        env = kappa_env(kappa, cfg.n_x, cfg.K, cfg.d, L=1.0, seed=cfg.seed)
+        for m in cfg.kappa_ms:
+            km, exact = kappa_mwise_global(env.phi, env.B, m, seed=cfg.seed)
+            ki = kappa_mwise_instance(env.phi, env.theta_star, m)
+            for est in KAPPA_ESTIMATORS:
+                for s in seeds:
+                    rec = kwise_passive(env, cfg.kappa_T, m, s, estimator=est, output="greedy",
+                                        checkpoints=2).records.iloc[-1]
+                    rows.append(dict(kappa=float(kappa), B=env.B, m=m, kappa_m=km,
+                                     kappa_m_exact=exact, kappa_m_instance=ki, estimator=est,
+                                     seed=s, rankings=cfg.kappa_T,
+                                     err_l2=float(rec["err_l2"]),
+                                     rel_err=float(rec["err_l2"]) / env.B,
+                                     subopt=float(rec["subopt"])))
+    runs = pd.DataFrame(rows)
+    summary = (runs.groupby(["m", "kappa", "estimator"])
+               .agg(B=("B", "first"), kappa_m=("kappa_m", "first"),
+                    kappa_m_instance=("kappa_m_instance", "first"),
+                    kappa_m_exact=("kappa_m_exact", "first"), err_l2=("err_l2", "mean"),
+                    err_l2_std=("err_l2", "std"), rel_err=("rel_err", "mean"),
+                    subopt=("subopt", "mean"))
+               .reset_index())
+    verdicts = []
+    for (mm, ee), g in runs.groupby(["m", "estimator"], sort=True):
+        g = g.sort_values(["kappa", "seed"])
+        Y = g.pivot_table(index="seed", columns="kappa", values="err_l2").to_numpy(float)
+        for col, tag in (("kappa_m", "kwise-kappa"), ("kappa_m_instance", "kwise-kappa-instance")):
+            ks = g.groupby("kappa")[col].first().to_numpy(float)
+            if ks.size >= 2:
+                verdicts.append(kappa_report(ks, Y, name=f"{tag}[{ee}:m={mm}]"))
+    return runs, summary, verdicts
+
+
+RADII: dict[str, Radius | PLRadius] = {
+    "practical (c_beta = 1)": Radius("practical"),
+    "Lemma 1 (t rankings)": Radius("theory"),
+    "PL: Lemma 1, t -> (m - 1) t": PLRadius("pl-theory"),
+}
+"""Radii of the coverage comparison (module docstring)."""
+
+
+def radius_coverage(env, cfg: KwiseConfig, seeds: list[int], delta: float = 0.05
+                    ) -> tuple[pd.DataFrame, list[Verdict]]:
+    """Coverage of the PL OMD confidence set with each radius of RADII, per m of the active and
+    deployment studies, T rankings (greedy output: the set does not depend on it): one
+    `kwise_coverage_verdict` per radius, and a table of the covered fraction of runs, the
+    radius at T and the factor that would cover every checkpoint."""
+    rows, verdicts = [], []
+    for label, radius in RADII.items():
+        recs = []
+        for m in cfg.active_ms:
+            for s in seeds:
+                recs.append(kwise_passive(env, cfg.T, m, s, estimator="omd", output="greedy",
+                                          radius=radius, checkpoints=cfg.checkpoints).records)
+        df = pd.concat(recs, ignore_index=True)
+        v = kwise_coverage_verdict(df, delta, name=f"kwise-coverage[{radius.kind}]")
+        verdicts.append(v)
+        for mm, g in df.groupby("m"):
+            runs = g.groupby("seed")["in_confidence_set"].all()
+            last = g[g["t"] == cfg.T]
+            rows.append(dict(radius=label, kind=radius.kind, m=int(str(mm)),
+                             runs_covered=float(runs.mean()),
+                             beta_T=float(last["beta"].mean()),
+                             err_hcal_T=float(last["err_hcal"].mean()),
+                             factor_to_cover=float((g["err_hcal"] / g["beta"]).max())))
+    return pd.DataFrame(rows), verdicts
+
+
+def _coverage_line(cov: pd.DataFrame) -> str:
+    """One sentence per radius: covered (every run kept theta* in its set at every checkpoint)
+    or not, with the factor that would have covered."""
+    parts = []
+    for kind, g in cov.groupby("kind", sort=False):
+        frac = float(g["runs_covered"].mean())
+        parts.append(f"{kind}: {'covers' if frac == 1.0 else 'does not cover'} "
+                     f"({frac:.0%} of runs covered; factor to cover all "
+                     f"{float(g['factor_to_cover'].max()):.3g})")
+    return "Coverage at this scale: " + "; ".join(parts) + "."
+
+
 def run_kwise(scale: str, opts) -> SpecResult:
     """The kwise spec at a scale (module docstring)."""
     from figures.kwise import plot_lines
@@ -211,7 +325,8 @@ def run_kwise(scale: str, opts) -> SpecResult:
     tables["estimation"] = est_df
     for est in cfg.estimators:
         sub = est_df[est_df["estimator"] == est]
-        for x, xl in (("rankings", "rankings (queries)"), ("pairs", "implied pairwise comparisons")):
+        for x, xl in (("rankings", "rankings (queries)"),
+                      ("pairs", "implied pairwise comparisons")):
             figs += plot_lines(sub, x, "err_l2", "m", os.path.join(fig_dir, f"kwise_err_{est}_{x}"),
                                title=f"Estimation error, {est}", xlabel=xl,
                                ylabel="||theta - theta*||")
@@ -221,7 +336,7 @@ def run_kwise(scale: str, opts) -> SpecResult:
     last = est_df[est_df["t"] == cfg.T]
     summary = (last.groupby(["m", "estimator"])[["err_l2", "subopt", "wall_time"]]
                .agg(["mean", "std"]))
-    summary.columns = [f"{a}_{b}" for a, b in summary.columns]
+    summary.columns = ["_".join(map(str, c)) for c in summary.columns.tolist()]
     summary = summary.reset_index()
     tables["estimation_final"] = summary
     cmp_m = max(cfg.ms)
@@ -246,6 +361,23 @@ def run_kwise(scale: str, opts) -> SpecResult:
     verdicts += exchange_verdicts(rates_df)
     if "omd" in cfg.estimators:
         verdicts.append(kwise_coverage_verdict(est_df[est_df["estimator"] == "omd"], 0.05))
+    cov_df, cov_verdicts = radius_coverage(env, cfg, seeds)
+    tables["radius_coverage"] = cov_df
+    verdicts += cov_verdicts
+
+    # ---- kappa panel: final error against kappa_m
+    kap_runs, kap_sum, kap_verdicts = kappa_panel(cfg, seeds[:cfg.kappa_seeds])
+    tables["kappa_runs"] = kap_runs
+    tables["kappa"] = kap_sum
+    verdicts += kap_verdicts
+    kap_runs = kap_runs.assign(series=kap_runs["estimator"] + ", m = "
+                               + kap_runs["m"].astype(str))
+    figs += plot_lines(kap_runs, "kappa_m", "err_l2", "series",
+                       os.path.join(fig_dir, "kwise_kappa_error"),
+                       title=f"Final error against kappa_m (T = {cfg.kappa_T} rankings)",
+                       xlabel="kappa_m (global, m-wise)", ylabel="||theta_T - theta*||")
+    kap_exp = verdict_table(kap_verdicts)[["check", "measured", "detail"]].rename(
+        columns={"measured": "exponent"})
 
     # ---- active: greedy vs random; greedy vs exhaustive at the same states
     act_runs = []
@@ -266,6 +398,7 @@ def run_kwise(scale: str, opts) -> SpecResult:
         if m <= small.K:
             st = kwise_active(small, cfg.active_T, m, seeds[0], construction="greedy",
                               checkpoints=4)
+            assert st.Hinv is not None
             # states: lambda I and the state after the run
             Hs = np.stack([np.eye(small.d) / practical_constants(small.d, 1.0, small.B).lam,
                            st.Hinv])
@@ -306,9 +439,10 @@ def run_kwise(scale: str, opts) -> SpecResult:
     tables["time_per_query"] = per_query
 
     target = tp[(tp["m"] == 4) & (tp["d"] == 8)]
-    rate_line = ("; ".join(f"m = {int(r.m)}: measured {r.measured_rate:.2f} pairs "
-                           f"(Fisher {r.predicted_rate:.2f}, implied {int(r.implied_pairs)})"
-                           for r in rates_df[rates_df["estimator"] == "mle"].itertuples())
+    rate_line = ("; ".join(f"m = {int(r['m'])}: measured {r['measured_rate']:.2f} pairs "
+                           f"(Fisher {r['predicted_rate']:.2f}, implied "
+                           f"{int(r['implied_pairs'])})"
+                           for r in rates_df[rates_df["estimator"] == "mle"].to_dict("records"))
                  if "mle" in cfg.estimators else "")
     md = [f"Synthetic environment: n_x = {cfg.n_x}, K = {cfg.K}, d = {cfg.d}, B = {cfg.B}; "
           f"uniform m-wise queries, Plackett-Luce rankings from pre-drawn uniforms (m = 2 is "
@@ -319,6 +453,21 @@ def run_kwise(scale: str, opts) -> SpecResult:
           f"**Exchange rate** (one m-wise ranking is worth this many pairwise comparisons, "
           f"PL MLE): {rate_line}.", "",
           markdown_table(rates_df, ".4g"), "",
+          f"**kappa panel** (`sim.kappa_env` at pairwise kappa {list(cfg.kappa_grid)}, "
+          f"n_x = {cfg.n_x}, K = {cfg.K}, d = {cfg.d}; T = {cfg.kappa_T} uniform m-wise "
+          f"rankings, {cfg.kappa_seeds} seeds; greedy outputs). kappa_m = max over contexts, "
+          "|S| = m, ||theta|| <= B and i != j in S of 1/(p_i p_j) (`sim.rankings`; exact at "
+          "m = 2, where it is the pairwise kappa; a numerical lower bound for m > 2, column "
+          "kappa_m_exact); kappa_m_instance at theta*; rel_err = ||theta_T - theta*|| / B "
+          "(B = ||theta*|| grows with log kappa):", "",
+          markdown_table(kap_sum, ".4g"), "",
+          "Fitted log-log exponents of the final error in kappa_m (kwise-kappa, global) and in "
+          "the instance kappa_m (kwise-kappa-instance), reported, 95% bootstrap interval over "
+          "seeds:", "", markdown_table(kap_exp, ".3g"), "",
+          "**Confidence radius of the PL OMD** (coverage of {||theta - theta_t||_Hcal <= "
+          "beta_t} at every checkpoint, per run; the PL radius is Lemma 1 with each ranking "
+          "counted as its m - 1 MNL stage terms, our reading, `algorithms.pl_confidence`):",
+          "", markdown_table(cov_df, ".4g"), "", _coverage_line(cov_df), "",
           "Greedy against exhaustive subset construction (criterion ratio, per context, at "
           "lambda I and at the end of a greedy run):", "", markdown_table(ge_sum, ".4g"), "",
           "Deployment, cumulative regret at T (mean over seeds):", "",

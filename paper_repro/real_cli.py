@@ -30,6 +30,9 @@ formats (--format auto reads the first line):
           (nested) or one prompt, response, score per line (flat); the higher score wins;
           AlpacaEval's table (instruction, arms) is recognised
   bank    a feature bank folder (responses.parquet, pairs.parquet; sim/real/bank.py)
+  ranked  a ranked bank file (.parquet or .csv: m ranked or scored responses per prompt with
+          features; sim/real/ranked_bank.py): the Plackett-Luce estimators
+          (paper_repro/real/rankings.py; --max-responses sets the largest query size m)
 --fields maps roles to your field names, e.g. --fields prompt=question,chosen=better,
 rejected=worse or --fields score_chosen=metadata.score_chosen (dotted: nested fields).
 
@@ -62,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = p.add_argument_group("data")
     d.add_argument("--data", required=True, metavar="FILE",
                    help="a JSON-lines file (.jsonl or .jsonl.gz) or a feature bank folder")
-    d.add_argument("--format", default="auto", choices=("auto", "pairs", "multi", "bank"),
+    d.add_argument("--format", default="auto", choices=("auto", "pairs", "multi", "bank", "ranked"),
                    help="what --data holds (default: auto)")
     d.add_argument("--fields", default="", metavar="ROLE=FIELD,...",
                    help="field names of the roles (default: each role's own name)")
@@ -141,6 +144,14 @@ def main(argv: list[str] | None = None, *, encoder=None) -> int:
 
 def _run(args: argparse.Namespace, argv: list[str], encoder, started: float) -> int:
     import os
+
+    if args.format == "ranked":
+        from paper_repro.real.rankings import ranked_cli_settings, run_ranked_bank
+
+        run_ranked_bank(args.data, args.out, ranked_cli_settings(args))
+        if not args.quiet:
+            print(f"[real] report: {os.path.join(args.out, 'report.md')}", file=sys.stderr)
+        return 0
 
     from paper_repro.real.pipeline import PipelineSettings, run_pipeline, stream_seed
     from paper_repro.real.user_data import DataOptions, load_user_data

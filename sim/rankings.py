@@ -399,7 +399,7 @@ def kappa_mwise_global(phi: np.ndarray, B: float, m: int, *, n_directions: int =
                 e[i] = h
                 grad[i] = (log_kappa_mwise(phi, theta + e, m)
                            - log_kappa_mwise(phi, theta - e, m)) / (2 * h)
-            cand = theta + step * grad / max(np.linalg.norm(grad), 1e-300)
+            cand = theta + step * grad / max(float(np.linalg.norm(grad)), 1e-300)
             cand *= B / np.linalg.norm(cand)
             cv = log_kappa_mwise(phi, cand, m)
             if cv > val:

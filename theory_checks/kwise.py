@@ -69,7 +69,7 @@ def measured_exchange_rate(df: pd.DataFrame, *, estimator: str, tail: float = 0.
         ts = np.sort(g["rankings"].unique())
         late = ts[int(len(ts) * (1.0 - tail)):]
         h = g[g["rankings"].isin(late)]
-        out.append(dict(m=int(m), c=float(np.mean(h["rankings"] * h[err] ** 2))))
+        out.append(dict(m=int(str(m)), c=float(np.mean(h["rankings"] * h[err] ** 2))))
     res = pd.DataFrame(out)
     if 2 not in set(res["m"]):
         raise ValueError("measured_exchange_rate needs runs with m = 2")
@@ -84,13 +84,13 @@ def exchange_verdicts(rates: pd.DataFrame, tol: float = 0.35) -> list[Verdict]:
     """Report verdicts: measured rate against the Fisher prediction (column predicted_rate),
     with the relative difference; no claim is made (the prediction is asymptotic)."""
     out = []
-    for row in rates.itertuples(index=False):
-        rel = abs(row.measured_rate / row.predicted_rate - 1.0)
-        out.append(Verdict(f"exchange-rate[{row.estimator}:m={row.m}]",
+    for row in rates.to_dict("records"):
+        rel = abs(float(row["measured_rate"]) / float(row["predicted_rate"]) - 1.0)
+        out.append(Verdict(f"exchange-rate[{row['estimator']}:m={row['m']}]",
                            "one m-ranking worth tr(I_2^-1)/tr(I_m^-1) pairs (asymptotic)",
-                           float(row.measured_rate), float(row.predicted_rate), REPORT,
+                           float(row["measured_rate"]), float(row["predicted_rate"]), REPORT,
                            f"relative difference {rel:.2f} (within {tol:g}: {rel <= tol}); "
-                           f"implied pairs {row.implied_pairs}"))
+                           f"implied pairs {row['implied_pairs']}"))
     return out
 
 
