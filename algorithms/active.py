@@ -51,9 +51,9 @@ from sim.core.links import dsigmoid
 from sim.feedback import bt_label
 
 from .confidence import beta_at
-from .linalg import rank_one_update, row_combination, symv
+from .linalg import dot, rank_one_add, rank_one_update, row_combination, symv
 from .mle import mle_newton
-from .omd import omd_update
+from .omd import omd_step, omd_update
 
 APO, APO_WEIGHTED, ACTIVE_MLE = 0, 1, 2
 """Codes of the MLE-based selection rules of `active_mle_segment`."""
@@ -122,19 +122,24 @@ def difference_pool(Zp: np.ndarray) -> PairPool:
     return feature_pool(phi, p, np.zeros(P, dtype=np.int64), np.ones(P, dtype=np.int64))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def omd_update_downdate(theta: np.ndarray, Hinv: np.ndarray, z: np.ndarray, y: float,
                         eta: float, B: float, project: bool, u: np.ndarray,
                         M: np.ndarray) -> float:
     """`algorithms.omd.omd_update`, returning c with Hinv_new = Hinv_old - c u u'.
 
-    omd_update leaves u = Hcal_t^{-1} z_t in its work buffer and applies
-    Hinv -= s' u u' / (1 + s' q), s' = sigma'(z_t' theta_{t+1}), q = z_t'u; c is recomputed
-    here from the same quantities with the same operations, hence bit-identical.
+    The same step (`algorithms.omd.omd_step`): u = Hcal_t^{-1} z_t is left in its work
+    buffer and Hinv -= c u u' with c = s' / (1 + s' q), s' = sigma'(z_t' theta_{t+1}),
+    q = z_t'u, the c returned. Mismatched shapes raise ValueError.
     """
-    omd_update(theta, Hinv, z, y, eta, B, project, u, M)
-    s_new = dsigmoid(np.dot(z, theta))
-    return s_new / (1.0 + s_new * np.dot(z, u))
+    d = theta.shape[0]
+    if (z.shape[0] != d or u.shape[0] != d or Hinv.shape[0] != d or Hinv.shape[1] != d
+            or (project and (M.shape[0] != d or M.shape[1] != d))):
+        raise ValueError("omd_update_downdate: theta, z, u (d,), Hinv and M (d, d) must agree "
+                         "in d")
+    c = omd_step(theta, Hinv, z, y, eta, B, project, u, M, dot(z, theta), False)[1]
+    rank_one_add(Hinv, u, -c)
+    return c
 
 
 @njit(cache=True)

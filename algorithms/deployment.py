@@ -106,3 +106,64 @@ def algorithm4_pair(phi_x: np.ndarray, theta: np.ndarray, Minv: np.ndarray, beta
     a = learned_rewards(phi_x, theta, scores)
     a2, width = optimistic_second_arm(phi_x, scores, a, Minv, 2.0 * beta, D)
     return a, a2, width
+
+
+@njit(cache=True)
+def algorithm4_pair_block(phi_x: np.ndarray, theta: np.ndarray, Minv: np.ndarray, beta: float,
+                          scores: np.ndarray, D: np.ndarray, ws: np.ndarray
+                          ) -> tuple[int, int, float]:
+    """`algorithm4_pair` with every arm handled at once: the same products summed in the same
+    order, so the same pair and bit-identical scores and width.
+
+    ws (2 d + 1, K) is a work array: rows 0..d-1 hold the features transposed, then the
+    differences phi(x, a) - phi(x, a_t) by arm (column a), rows d..2d-1 the products
+    M^{-1} (phi(x, a) - phi(x, a_t)) and row 2d the squared widths. Each inner loop runs over
+    the K arms with no reduction carried in one accumulator, so it vectorises; per arm the
+    quadratic form sum_i D_i (sum_j M_ij D_j) is accumulated exactly as in `pair_width`.
+    D (d,) keeps phi(x, a_t).
+    """
+    K, d = phi_x.shape
+    for j in range(d):
+        for a in range(K):
+            ws[j, a] = phi_x[a, j]
+    for a in range(K):
+        scores[a] = 0.0
+    for j in range(d):
+        tj = theta[j]
+        for a in range(K):
+            scores[a] += ws[j, a] * tj
+    first = 0
+    for a in range(1, K):
+        if scores[a] > scores[first]:
+            first = a
+    for j in range(d):
+        D[j] = ws[j, first]
+    for j in range(d):
+        pj = D[j]
+        for a in range(K):
+            ws[j, a] = ws[j, a] - pj
+    for i in range(d, 2 * d + 1):
+        for a in range(K):
+            ws[i, a] = 0.0
+    for j in range(d):
+        for i in range(d):
+            m = Minv[i, j]
+            for a in range(K):
+                ws[d + i, a] += m * ws[j, a]
+    sq = 2 * d
+    for i in range(d):
+        for a in range(K):
+            ws[sq, a] += ws[i, a] * ws[d + i, a]
+    c = 2.0 * beta
+    best_arm = first
+    best_value = -np.inf
+    best_width = 0.0
+    for a in range(K):
+        q = ws[sq, a]
+        w = 0.0 if a == first else (math.sqrt(q) if q > 0.0 else 0.0)
+        v = scores[a] + c * w
+        if v > best_value:
+            best_value = v
+            best_arm = a
+            best_width = w
+    return first, best_arm, best_width

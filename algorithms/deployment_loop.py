@@ -37,7 +37,7 @@ from numba.extending import overload
 from sim.feedback import bt_label
 
 from .confidence import beta_for
-from .deployment import algorithm4_pair, learned_rewards, pair_width
+from .deployment import algorithm4_pair_block, learned_rewards, pair_width
 from .dueling_baselines import colstim_pair, maxinp_pair, uniform_distinct_pair
 from .llm_strategies import draw_candidates, rank_candidates, strategy_pair
 from .protocol import (
@@ -156,19 +156,25 @@ class Accounting(NamedTuple):
 
 @njit(cache=True)
 def _error_norms(theta: np.ndarray, theta_star: np.ndarray, M: np.ndarray,
-                 e: np.ndarray) -> tuple[float, float]:
-    """(||theta - theta*||_2, ||theta - theta*||_M)."""
+                 e: np.ndarray, r: np.ndarray) -> tuple[float, float]:
+    """(||theta - theta*||_2, ||theta - theta*||_M); e and r (d,) are work vectors.
+
+    ||e||_M^2 = sum_i e_i (sum_j M_ij e_j): the d row sums are accumulated side by side (j
+    outer), each in the order j = 0, 1, ..., so no single accumulator carries the whole sum."""
     d = theta.shape[0]
     for j in range(d):
         e[j] = theta[j] - theta_star[j]
+        r[j] = 0.0
     sq = 0.0
-    q = 0.0
     for i in range(d):
         sq += e[i] * e[i]
-        acc = 0.0
-        for j in range(d):
-            acc += M[i, j] * e[j]
-        q += e[i] * acc
+    for j in range(d):
+        ej = e[j]
+        for i in range(d):
+            r[i] += M[i, j] * ej
+    q = 0.0
+    for i in range(d):
+        q += e[i] * r[i]
     return math.sqrt(sq), (math.sqrt(q) if q > 0.0 else 0.0)
 
 
@@ -188,37 +194,38 @@ def _write_record(records: np.ndarray, row: int, t: int, ledger: np.ndarray, err
 
 
 def select_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W, keep, cdf,
-                cands, ranked):  # pragma: no cover - numba only
+                cands, ranked, ws):  # pragma: no cover - numba only
     """(a_t, a'_t, ||z_t||_{M_t^{-1}}) of a built-in rule code or a user `SelectionRule`."""
     raise NotImplementedError("select_pair is called from compiled loops only")
 
 
-@overload(select_pair, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
+@overload(select_pair, inline="always", jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
 def _select_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W, keep, cdf,
-                 cands, ranked):
+                 cands, ranked, ws):
     if isinstance(rule, types.Integer):
         def builtin(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W, keep, cdf,
-                    cands, ranked):
+                    cands, ranked, ws):
             return builtin_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W,
-                                keep, cdf, cands, ranked)
+                                keep, cdf, cands, ranked, ws)
         return builtin
 
     def user(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores, D, W, keep, cdf, cands,
-             ranked):
+             ranked, ws):
         a, a2 = rule.select(phi_x, theta, Minv, beta, inputs.cand_u[i])
         return a, a2, pair_width(phi_x, a, a2, Minv, D)
     return user
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def builtin_pair(rule: int, cfg: LearnerConfig, i: int, phi_x: np.ndarray, theta: np.ndarray,
                  Minv: np.ndarray, beta: float, inputs: RoundInputs, scores: np.ndarray,
                  D: np.ndarray, W: np.ndarray, keep: np.ndarray, cdf: np.ndarray,
-                 cands: np.ndarray, ranked: np.ndarray) -> tuple[int, int, float]:
-    """The pair of a built-in rule (RULES) in round i + 1, and its width in M_t^{-1}."""
+                 cands: np.ndarray, ranked: np.ndarray, ws: np.ndarray) -> tuple[int, int, float]:
+    """The pair of a built-in rule (RULES) in round i + 1, and its width in M_t^{-1}; ws is the
+    (2 d + 1, K) work array of Algorithm 4's rule (`algorithm4_pair_block`)."""
     K = phi_x.shape[0]
     if rule == 0:
-        a, a2, width = algorithm4_pair(phi_x, theta, Minv, beta, scores, D)
+        a, a2, width = algorithm4_pair_block(phi_x, theta, Minv, beta, scores, D, ws)
     elif rule == 1:
         a, a2, width = maxinp_pair(phi_x, theta, Minv, beta, scores, W, keep, D)
     elif rule == 2:
@@ -257,6 +264,8 @@ def deployment_segment(t0: int, t1: int, inputs: RoundInputs, oracle: Oracle,
     D = np.empty(d)
     z = np.empty(d)
     e = np.empty(d)
+    r = np.empty(d)
+    ws = np.empty((2 * d + 1, K)) if cfg.rule == 0 else np.empty((0, 0))
     W = np.empty((K, K)) if cfg.rule == 1 else np.empty((0, 0))
     keep = np.empty(K, dtype=np.bool_)
     cdf = np.empty(K)
@@ -284,9 +293,10 @@ def deployment_segment(t0: int, t1: int, inputs: RoundInputs, oracle: Oracle,
             width = pair_width(phi_x, a, a2, Minv, D)
         else:
             a, a2, width = select_pair(rule, cfg, i, phi_x, theta, Minv, beta, inputs, scores,
-                                       D, W, keep, cdf, cands, ranked)
+                                       D, W, keep, cdf, cands, ranked, ws)
         # ---- accounting: regret of the pair and the state theta_t against theta*
-        err_l2, err_M = _error_norms(theta, oracle.theta_star, model_matrix(model, mstate), e)
+        err_l2, err_M = _error_norms(theta, oracle.theta_star, model_matrix(model, mstate), e,
+                                     r)
         ledger_add(acc.ledger, oracle.rewards[xi], a, a2, beta, width, err_M, bound_applies)
         # ---- oracle: the Bradley-Terry label of the query, from the true reward gap
         for j in range(d):

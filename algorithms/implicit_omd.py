@@ -21,14 +21,10 @@ import numpy as np
 from numba import njit
 
 from sim.core.links import dsigmoid, sigmoid
-from sim.core.validation import (
-    check_conditioning,
-    check_design,
-    check_finite_result,
-    check_positive,
-)
+from sim.core.validation import check_finite_result, check_positive
 
-from .linalg import project_ball_inverse_metric, rank_one_update, symv
+from .linalg import dot, project_ball_inverse_metric, rank_one_add, row_combination
+from .omd import fast_check_conditioning, fast_check_design
 
 
 @njit(cache=True)
@@ -72,34 +68,37 @@ def implicit_omd_run(Z: np.ndarray, y: np.ndarray, theta: np.ndarray, Hinv: np.n
     out = np.empty(d)
     store = path_out.shape[0] > 0
     if store:
-        path_out[0, :] = theta
+        for i in range(d):
+            path_out[0, i] = theta[i]
     n_active = 0
     for t in range(Z.shape[0]):
         z = Z[t]
-        symv(Hinv, z, u)
-        q = np.dot(z, u)
-        c = implicit_scalar(np.dot(z, theta), y[t], eta, q)
+        row_combination(Hinv, z, u)
+        q = dot(z, u)
+        c = implicit_scalar(dot(z, theta), y[t], eta, q)
         for i in range(d):
             theta[i] -= eta * c * u[i]
-        if project and math.sqrt(np.dot(theta, theta)) > B:
+        if project and math.sqrt(dot(theta, theta)) > B:
             project_ball_inverse_metric(theta, Hinv, B, out)
-            theta[:] = out
+            for i in range(d):
+                theta[i] = out[i]
             n_active += 1
-        s = dsigmoid(np.dot(z, theta))
-        rank_one_update(Hinv, u, -s / (1.0 + s * q))
+        s = dsigmoid(dot(z, theta))
+        rank_one_add(Hinv, u, -s / (1.0 + s * q))
         if store:
-            path_out[t + 1, :] = theta
+            for i in range(d):
+                path_out[t + 1, i] = theta[i]
     return n_active
 
 
 def implicit_omd_path(Z, y, *, eta: float, lam: float, B: float | None = None) -> np.ndarray:
     """(T+1, d) iterates of implicit OMD from theta_1 = 0, Hcal_1 = lam I; projected onto the
     B-ball (Hcal_t norm) when B is given."""
-    Z, yv = check_design(Z, y)
+    Z, yv, worst = fast_check_design(Z, y)
     eta = check_positive("eta", eta)
     lam = check_positive("lam", lam)
     Bv = check_positive("B", B, allow_none=True)
-    check_conditioning(Z, lam)
+    fast_check_conditioning(Z, lam, worst)
     d = Z.shape[1]
     path = np.empty((Z.shape[0] + 1, d))
     implicit_omd_run(Z, yv, np.zeros(d), np.eye(d) / lam, eta,

@@ -18,6 +18,49 @@ PROJECTION_RTOL = 1e-14
 
 
 @njit(cache=True, inline="always")
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """sum_i a_i b_i, summed in index order (a compiled loop: at small d a call into BLAS costs
+    more than the arithmetic). No shape check: a and b must have the same length."""
+    acc = 0.0
+    for i in range(a.shape[0]):
+        acc += a[i] * b[i]
+    return acc
+
+
+@njit(cache=True, inline="always")
+def rank_one_add(A: np.ndarray, u: np.ndarray, c: float) -> None:
+    """A <- A + c u u' (row i gets (c u_i) u'); no shape check (`rank_one_update` checks).
+    Two-dimensional indexing throughout: a row view per row costs more than the row's
+    arithmetic at small d."""
+    d = u.shape[0]
+    for i in range(d):
+        cu = c * u[i]
+        for j in range(d):
+            A[i, j] += cu * u[j]
+
+
+@njit(cache=True, inline="always")
+def rank_one_add_combination(A: np.ndarray, u: np.ndarray, c: float, x: np.ndarray,
+                             out: np.ndarray) -> None:
+    """A <- A + c u u', then out = A' x (A updated), in one pass over A.
+
+    The arithmetic is that of `rank_one_add` followed by `row_combination(A, x, out)`: the same
+    products, summed in the same order, so the results are bit-identical; A is read and
+    written once instead of twice, which pays once A no longer fits in the cache (at small d
+    the two simple loops vectorise better). No shape check."""
+    d = u.shape[0]
+    for i in range(d):
+        out[i] = 0.0
+    for j in range(d):
+        cu = c * u[j]
+        xj = x[j]
+        for i in range(d):
+            v = A[j, i] + cu * u[i]
+            A[j, i] = v
+            out[i] += xj * v
+
+
+@njit(cache=True, inline="always")
 def row_combination(A: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
     """out = A' x = sum_j x_j A[j, :] for A (m, n), x (m,), out (n,): a sum of rows (axpy form,
     vectorises without reassociating a reduction)."""
@@ -26,9 +69,8 @@ def row_combination(A: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
         out[i] = 0.0
     for j in range(m):
         xj = x[j]
-        row = A[j]
         for i in range(n):
-            out[i] += xj * row[i]
+            out[i] += xj * A[j, i]
 
 
 @njit(cache=True)
@@ -45,11 +87,7 @@ def rank_one_update(A: np.ndarray, u: np.ndarray, c: float) -> None:
     d = u.shape[0]
     if A.shape[0] != d or A.shape[1] != d:
         raise ValueError("rank_one_update: A must be (d, d) for u of length d")
-    for i in range(d):
-        cu = c * u[i]
-        row = A[i]
-        for j in range(d):
-            row[j] += cu * u[j]
+    rank_one_add(A, u, c)
 
 
 @njit(cache=True)

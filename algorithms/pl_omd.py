@@ -50,7 +50,7 @@ from numba import njit
 from sim.core.links import dsigmoid
 from sim.core.validation import check_positive
 
-from .linalg import project_ball_inverse_metric, rank_one_update
+from .linalg import dot, project_ball_inverse_metric, rank_one_update
 from .omd import omd_update
 from .protocol import RewardModel, state_estimate, state_inverse, state_matrix
 
@@ -209,7 +209,7 @@ def pl_omd_update(theta: np.ndarray, Hinv: np.ndarray, F: np.ndarray, rank: np.n
             z[i] = u[i]
         active = omd_update(theta, Hinv, z, y, eta, B, project, u, M)
         if keep_H:
-            rank_one_update(H, z, dsigmoid(np.dot(z, theta)))
+            rank_one_update(H, z, dsigmoid(dot(z, theta)))
         return active
     k1 = n - 1
     n_s = min(n_stages, k1)
@@ -266,7 +266,7 @@ def pl_omd_update(theta: np.ndarray, Hinv: np.ndarray, F: np.ndarray, rank: np.n
         theta[i] -= eta * acc
     active = False
     if project:
-        nrm = math.sqrt(np.dot(theta, theta))
+        nrm = math.sqrt(dot(theta, theta))
         if nrm > B:
             # Htilde^{-1} = Hcal^{-1} - U' X U with X = (I + eta A C)^{-1} eta A
             _woodbury_X(A, C, eta, k1, N, X)

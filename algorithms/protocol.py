@@ -35,7 +35,7 @@ from numba.extending import overload
 
 from sim.core.links import dsigmoid
 
-from .linalg import rank_one_update, sherman_morrison_update
+from .linalg import dot, rank_one_update, sherman_morrison_update
 from .mle import mle_newton
 from .omd import omd_update
 
@@ -90,7 +90,7 @@ def builtin_init(code: int, d: int, T: int, lam: float) -> tuple:
             np.zeros(T) if keep else np.zeros(0), np.empty(d), np.empty((d, d)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def builtin_update(code: int, state: tuple, z: np.ndarray, y: float, t: int,
                    params: np.ndarray, counters: np.ndarray) -> None:
     """Observation t of a built-in model, in place.
@@ -106,7 +106,7 @@ def builtin_update(code: int, state: tuple, z: np.ndarray, y: float, t: int,
         B = params[2] if project else np.inf
         if omd_update(theta, Minv, z, y, params[0], B, project, u, Mbuf):
             counters[2] += 1
-        rank_one_update(M, z, dsigmoid(np.dot(z, theta)))
+        rank_one_update(M, z, dsigmoid(dot(z, theta)))
     else:
         i = t - 1
         Zh[i, :] = z
@@ -162,7 +162,7 @@ def model_matrix(model, state):  # pragma: no cover - numba only
     raise NotImplementedError("model_matrix is called from compiled loops only")
 
 
-@overload(model_update, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
+@overload(model_update, inline="always", jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
 def _model_update(model, state, z, y, t, params, counters):
     if isinstance(model, types.Integer):
         def builtin(model, state, z, y, t, params, counters):

@@ -3,9 +3,12 @@
 Parts (each returns a tidy pandas DataFrame):
 
 - `update_throughput`: one-pass OMD updates per second at several d, with the projection
-  disabled, enabled but inactive, and active in every round (reported separately), next to a
-  compiled "arithmetic floor" kernel that does only the two d x d passes an update needs
-  (one symmetric mat-vec, one rank-one update: about 2 d^2 multiply-adds = 4 d^2 flops).
+  disabled, enabled but inactive, and active in every round (reported separately), and
+  `omd_path` with its checks and stored path, next to a compiled "arithmetic floor" kernel
+  that does only the two d x d passes an update needs (one symmetric mat-vec, one rank-one
+  update: about 2 d^2 multiply-adds = 4 d^2 flops) and the same update as a plain
+  hand-written loop (`paper_repro.timing_floor.hand_omd_loop`), with the ratio of every row's
+  rate to the hand loop's.
 - `update_time_vs_t`: time per OMD update along one stream of T pairs drawn on the fly from an
   environment in chunks (flat in t: the update is O(d^2), independent of t).
 - `mle_refit_time_vs_t`: time of one warm-started MLE refit after one new observation, at
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -36,10 +40,12 @@ from numba import njit
 
 from algorithms.linalg import rank_one_update, symv
 from algorithms.mle import MLE_MAX_ITER, MLE_TOL, mle_newton
-from algorithms.omd import omd_run
+from algorithms.omd import omd_path, omd_run
 from sim.feedback import bt_labels, context_cdf
 from sim.generators import random_directions_env
 from sim.queries import pair_differences, uniform_pairs
+
+from .timing_floor import hand_omd_loop
 
 
 @dataclass(frozen=True)
@@ -95,34 +101,79 @@ def _timed(fn, *args):
     return time.perf_counter() - t0
 
 
+def _timed_both(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this thread) of one call of fn()."""
+    w0, c0 = time.perf_counter(), time.thread_time()
+    fn()
+    return time.perf_counter() - w0, time.thread_time() - c0
+
+
+def _fresh_run(Z: np.ndarray, y: np.ndarray, project: bool, B: float, n: int) -> int:
+    """`omd_run` over the first n rows from theta = 0, Hinv = I, storing nothing."""
+    d = Z.shape[1]
+    return omd_run(Z[:n], y[:n], np.zeros(d), np.eye(d), 3.0, B, project, np.empty((0, d)))
+
+
+def _hand(Z: np.ndarray, y: np.ndarray) -> float:
+    d = Z.shape[1]
+    return hand_omd_loop(Z, y, np.zeros(d), np.eye(d), 3.0, np.empty(d))
+
+
+def _floor(Z: np.ndarray) -> float:
+    d = Z.shape[1]
+    return arithmetic_floor(Z, np.eye(d), np.empty(d))
+
+
 def update_throughput(cfg: TimingConfig) -> pd.DataFrame:
-    """Updates per second of one-pass OMD at each d (see module docstring)."""
+    """Updates per second of one-pass OMD at each d (see module docstring).
+
+    Beside the library rows (`omd_run` in three projection modes; `omd_run` writing the path
+    into an array allocated once, so already paged in; and `omd_path` with its input checks
+    and the fresh (T + 1, d) path it returns, projection off) stand the arithmetic
+    floor and the hand-written loop of the same update (`paper_repro.timing_floor`), all timed
+    interleaved in this process, best of 3 (wall clock; cpu_seconds is this thread's CPU time
+    over the same best run). hand_ratio = row rate / hand-loop rate at the same d (1 means as
+    fast as the plain loop), by wall clock and by CPU time."""
     rows = []
     rng = np.random.default_rng(cfg.seed)
     for d in cfg.dims:
         T = int(min(2_000_000, max(2_000, cfg.updates_budget / d**2)))
         Z = rng.normal(size=(T, d)) / np.sqrt(d)
         y = (rng.random(T) < 0.5).astype(np.float64)
-        none = np.empty((0, d))
-        modes = {"no projection": (False, 1e300), "projection inactive": (True, 1e300),
-                 "projection active": (True, 1e-3)}
-        for mode, (project, B) in modes.items():
-            n = T if mode != "projection active" else max(200, min(T, int(2e6 / d**2.5)))
-            omd_run(Z[:4], y[:4], np.zeros(d), np.eye(d), 3.0, B, project, none)  # compile
-            best = np.inf
-            for _ in range(3):
-                best = min(best, _timed(omd_run, Z[:n], y[:n], np.zeros(d), np.eye(d), 3.0, B,
-                                        project, none))
-            rows.append(dict(d=d, mode=mode, updates=n, seconds=best, updates_per_s=n / best,
-                             gflops=4.0 * d * d * n / best / 1e9))
-        u = np.empty(d)
-        arithmetic_floor(Z[:4], np.eye(d), u)
-        best = min(_timed(arithmetic_floor, Z, np.eye(d), u) for _ in range(3))
-        rows.append(dict(d=d, mode="arithmetic floor", updates=T, seconds=best,
-                         updates_per_s=T / best, gflops=4.0 * d * d * T / best / 1e9))
+        n_act = max(200, min(T, int(2e6 / d**2.5)))
+
+        cells = {"no projection": (T, partial(_fresh_run, Z, y, False, 1e300, T)),
+                 "projection inactive": (T, partial(_fresh_run, Z, y, True, 1e300, T)),
+                 "projection active": (n_act, partial(_fresh_run, Z, y, True, 1e-3, n_act)),
+                 "omd_run, path into a reused array": (
+                     T, partial(omd_run, Z, y, np.zeros(d), np.eye(d), 3.0, 1e300, False,
+                                np.empty((T + 1, d)))),
+                 "omd_path (checked, path stored)": (
+                     T, partial(omd_path, Z, y, eta=3.0, lam=1.0, project=False)),
+                 "hand-written loop": (T, partial(_hand, Z, y)),
+                 "arithmetic floor": (T, partial(_floor, Z))}
+        _fresh_run(Z, y, True, 1e300, 4)  # compile or load
+        omd_path(Z[:4], y[:4], eta=3.0, lam=1.0, project=False)
+        _hand(Z[:4], y[:4])
+        _floor(Z[:4])
+        best = {mode: (np.inf, np.inf) for mode in cells}
+        for _ in range(3):
+            for mode, (_, fn) in cells.items():
+                wall, cpu = _timed_both(fn)
+                if wall < best[mode][0]:
+                    best[mode] = (wall, cpu)
+        for mode, (n, _) in cells.items():
+            wall, cpu = best[mode]
+            rows.append(dict(d=d, mode=mode, updates=n, seconds=wall, cpu_seconds=cpu,
+                             updates_per_s=n / wall, gflops=4.0 * d * d * n / wall / 1e9))
     df = pd.DataFrame(rows)
     floor = df[df["mode"] == "arithmetic floor"].set_index("d")["updates_per_s"]
     df["floor_ratio"] = df["d"].map(floor) / df["updates_per_s"]
+    hand = df[df["mode"] == "hand-written loop"].set_index("d")
+    df["hand_updates_per_s"] = df["d"].map(hand["updates_per_s"])
+    df["hand_ratio"] = df["updates_per_s"] / df["hand_updates_per_s"]
+    hand_cpu = hand["updates"] / hand["cpu_seconds"]
+    df["hand_ratio_cpu"] = (df["updates"] / df["cpu_seconds"]) / df["d"].map(hand_cpu)
     return df
 
 

@@ -18,6 +18,10 @@ Tables (tidy pandas DataFrames, by name):
 - `mle_refit_vs_numpy`: one warm-started MLE refit at round t up to 10^4, compiled (statistical
   stopping rule, on numba's threads and on one; the exact rule) next to a plain numpy Newton
   refit and scipy's Newton-CG, measured in the same process (`mle_refit_vs_numpy`).
+- `stage_loop_targets`: the rounds per second of Algorithm 4 (d = 10, K = 20) and of the
+  active selection of Algorithm 3 ("active-omd", n_x = 200, K = 10, d = 10) through the
+  registry, each beside its stated target (TARGETS) and beside a hand-written minimal loop of
+  the same rounds (`paper_repro.timing_floor`) as the floor, timed interleaved.
 
 All numbers are printed, never asserted: no test is timed.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -39,6 +44,7 @@ from sim.feedback import context_cdf, draw_contexts
 from sim.generators import random_directions_env
 
 from .tables import markdown_table
+from .timing_floor import hand_active_loop, hand_algorithm4_loop
 
 MLE_BASELINES = ("dueling-rl-mle", "algorithm4-rule-mle", "maxinp-mle", "colstim-mle")
 
@@ -69,13 +75,18 @@ class DeploymentTimingConfig:
     """Dimensions of the refit comparison."""
     refit_repeats: int = 15
     repeats: int = 3
+    target_T: int = 300_000
+    """Rounds of each timed Algorithm 4 run of the targets table."""
+    active_T: int = 20_000
+    """Rounds of each timed active-selection run of the targets table."""
     seed: int = 20250211
 
 
 SCALES: dict[str, DeploymentTimingConfig] = {
     "tiny": DeploymentTimingConfig(dims=(10,), throughput_T=20_000, numpy_T=200, per_round_T=300,
                                    per_round_checkpoints=5, all_T=200, repeats=1,
-                                   refit_ts=(100, 300), refit_dims=(5,), refit_repeats=2),
+                                   refit_ts=(100, 300), refit_dims=(5,), refit_repeats=2,
+                                   target_T=5_000, active_T=300),
     "quick": DeploymentTimingConfig(),
     "full": DeploymentTimingConfig(dims=(5, 10, 32, 64), throughput_T=10_000_000, numpy_T=5_000,
                                    per_round_T=20_000, per_round_checkpoints=16, all_T=10_000),
@@ -313,6 +324,97 @@ def mle_refit_vs_numpy(cfg: DeploymentTimingConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+TARGETS: dict[str, float] = {"algorithm4": 1_000_000.0, "active-omd": 100_000.0}
+"""Rounds per second on one core that the stage loops are meant to reach: Algorithm 4 at
+d = 10, K = 20; the active selection of Algorithm 3 at n_x = 200, K = 10, d = 10."""
+
+
+def _wall_cpu(fn) -> tuple[object, float, float]:
+    w0, c0 = time.perf_counter(), time.thread_time()
+    out = fn()
+    return out, time.perf_counter() - w0, time.thread_time() - c0
+
+
+def stage_loop_targets(cfg: DeploymentTimingConfig) -> pd.DataFrame:
+    """Algorithm 4 and the active selection of Algorithm 3 in rounds per second beside their
+    targets and beside hand-written minimal loops of the same rounds.
+
+    Library rows run through the registry (`algorithms.registry.run`, numba threads = 1): their
+    `seconds` is the loop time the run records (wall_time), `cpu_seconds` this thread's CPU
+    time over the whole call (with its set-up, so rounds_per_cpu_s is a lower bound). Hand
+    rows (`paper_repro.timing_floor`) do only the selection, the label and the update (no
+    projection, no accounting or records). Best of `repeats`, library and hand interleaved;
+    ratio_to_hand = library rate / hand rate; share_of_target = rate / target."""
+    import numba
+
+    from algorithms.active import feature_pool, query_pool
+    from algorithms.registry import run
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        rows = []
+        reps = max(cfg.repeats, 3)
+        # ---- Algorithm 4, d = 10, K = 20
+        env = random_directions_env(cfg.n_x, 20, 10, L=1.0, B=2.0, seed=cfg.seed)
+        c = practical_constants(env.d, env.L, env.B)
+        T = cfg.target_T
+        crn = CommonRandomNumbers.draw(cfg.seed, T)
+        x = draw_contexts(context_cdf(env.rho), crn.context_u)
+        rewards = np.ascontiguousarray(env.rewards())
+        radius = Radius()
+        run("algorithm4", env, 10, cfg.seed, checkpoints=1)
+        hand_algorithm4_loop(env.phi, x[:10], rewards, crn.label_u, c.eta, c.lam,
+                             radius.c_beta, radius.delta)
+        lib = hand = (np.inf, np.inf)
+        for _ in range(reps):
+            res, _, cpu = _wall_cpu(partial(run, "algorithm4", env, T, cfg.seed, checkpoints=1))
+            wall = float(res.records["wall_time"].iloc[-1])
+            lib = min(lib, (wall, cpu))
+            _, wall, cpu = _wall_cpu(partial(hand_algorithm4_loop, env.phi, x, rewards,
+                                             crn.label_u, c.eta, c.lam, radius.c_beta,
+                                             radius.delta))
+            hand = min(hand, (wall, cpu))
+        for impl, (wall, cpu) in (("registry 'algorithm4' (projection on)", lib),
+                                  ("hand-written minimal loop", hand)):
+            rows.append(dict(loop="Algorithm 4", implementation=impl, n_x=env.n_x, K=env.K,
+                             d=env.d, T=T, seconds=wall, cpu_seconds=cpu,
+                             target_rounds_per_s=TARGETS["algorithm4"]))
+        # ---- active selection of Algorithm 3, n_x = 200, K = 10, d = 10
+        env = random_directions_env(200, 10, 10, L=1.0, B=2.0, seed=cfg.seed)
+        c = practical_constants(env.d, env.L, env.B)
+        T = cfg.active_T
+        pool = feature_pool(env.phi, *query_pool(env.rho, env.K))
+        s0 = np.einsum("pd,pd->p", env.phi[pool.px, pool.pa] - env.phi[pool.px, pool.pb],
+                       env.phi[pool.px, pool.pa] - env.phi[pool.px, pool.pb]) / c.lam
+        label_u = np.random.default_rng(cfg.seed).random(T)
+        run("active-omd", env, 10, cfg.seed, checkpoints=1)
+        hand_active_loop(pool.phiT, pool.ia, pool.ib, s0.copy(), env.theta_star, label_u[:10],
+                         c.eta, c.lam)
+        lib = hand = (np.inf, np.inf)
+        for _ in range(reps):
+            res, _, cpu = _wall_cpu(partial(run, "active-omd", env, T, cfg.seed, checkpoints=1))
+            wall = float(res.records["wall_time"].iloc[-1])
+            lib = min(lib, (wall, cpu))
+            _, wall, cpu = _wall_cpu(partial(hand_active_loop, pool.phiT, pool.ia, pool.ib,
+                                             s0.copy(), env.theta_star, label_u, c.eta, c.lam))
+            hand = min(hand, (wall, cpu))
+        for impl, (wall, cpu) in (("registry 'active-omd' (projection on)", lib),
+                                  ("hand-written minimal loop", hand)):
+            rows.append(dict(loop="Algorithm 3 active selection", implementation=impl,
+                             n_x=env.n_x, K=env.K, d=env.d, T=T, seconds=wall,
+                             cpu_seconds=cpu, target_rounds_per_s=TARGETS["active-omd"]))
+    finally:
+        numba.set_num_threads(threads)
+    df = pd.DataFrame(rows)
+    df["rounds_per_s"] = df["T"] / df["seconds"]
+    df["rounds_per_cpu_s"] = df["T"] / df["cpu_seconds"]
+    df["share_of_target"] = df["rounds_per_s"] / df["target_rounds_per_s"]
+    hand_rate = df[df["implementation"] == "hand-written minimal loop"].set_index("loop")
+    df["ratio_to_hand"] = df["rounds_per_s"] / df["loop"].map(hand_rate["rounds_per_s"])
+    return df
+
+
 def deployment_benchmarks(scale: str) -> dict[str, pd.DataFrame]:
     """All deployment timing tables at scale "tiny", "quick" or "full"."""
     try:
@@ -322,7 +424,8 @@ def deployment_benchmarks(scale: str) -> dict[str, pd.DataFrame]:
     tables = {"algorithm4_throughput": algorithm4_throughput(cfg),
               "time_per_round_vs_t": time_per_round_vs_t(cfg),
               "all_algorithms": all_algorithms(cfg),
-              "mle_refit_vs_numpy": mle_refit_vs_numpy(cfg)}
+              "mle_refit_vs_numpy": mle_refit_vs_numpy(cfg),
+              "stage_loop_targets": stage_loop_targets(cfg)}
     tables["config"] = pd.DataFrame([{k: str(v) for k, v in asdict(cfg).items()}])
     return tables
 
@@ -357,6 +460,16 @@ def deployment_benchmarks_markdown(tables: dict[str, pd.DataFrame]) -> str:
     lines += ["", markdown_table(per, ".4g"), "",
               "Every registered deployment algorithm, same environment and horizon:", "",
               markdown_table(tables["all_algorithms"], ".4g"), ""]
+    if "stage_loop_targets" in tables:
+        tg = tables["stage_loop_targets"]
+        lib = tg[tg["implementation"].str.startswith("registry")]
+        lines += ["Stage loops against their targets (one core; hand-written minimal loops of the "
+                  "same rounds as the floor): "
+                  + "; ".join(f"{r.loop}: {r.rounds_per_s:,.0f} rounds/s by the clock, "
+                              f"{r.rounds_per_cpu_s:,.0f} per CPU second (target "
+                              f"{r.target_rounds_per_s:,.0f}; {r.ratio_to_hand:.3g}x the hand loop)"
+                              for r in lib.itertuples()) + ".", "",
+                  markdown_table(tg, ".4g"), ""]
     if "mle_refit_vs_numpy" in tables:
         ref = tables["mle_refit_vs_numpy"]
         stat = ref[ref["implementation"].str.startswith("compiled, statistical")]

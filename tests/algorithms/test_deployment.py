@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import expit
 
 from algorithms.confidence import Radius
@@ -350,3 +352,44 @@ def test_oracle_rewards_table_drives_labels_and_regret():
     assert np.dot(flipped.theta, env.theta_star) < 0 < np.dot(base.theta, env.theta_star)
     with pytest.raises(ValueError, match="oracle_rewards must be"):
         run_deployment("algorithm4", env, 10, 1, oracle_rewards=np.zeros((2, 2)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 24), st.integers(1, 12), st.integers(0, 2**32 - 1),
+       st.floats(0.0, 5.0), st.booleans())
+def test_block_selection_is_bit_identical_to_the_per_arm_kernel(K, d, seed, beta, ties):
+    from algorithms.deployment import algorithm4_pair_block
+
+    rng = np.random.default_rng(seed)
+    phi_x = rng.normal(size=(K, d))
+    if ties:  # repeated arms: equal scores and zero widths
+        phi_x[K // 2:] = phi_x[: K - K // 2]
+    theta = rng.normal(size=d)
+    A = rng.normal(size=(d, d))
+    Minv = A @ A.T / d + 0.1 * np.eye(d)
+    s1, s2 = np.empty(K), np.empty(K)
+    ref = algorithm4_pair(phi_x, theta, Minv, beta, s1, np.empty(d))
+    got = algorithm4_pair_block(phi_x, theta, Minv, beta, s2, np.empty(d),
+                                np.empty((2 * d + 1, K)))
+    assert got == ref and np.array_equal(s1, s2)
+    # and against numpy: the rule of ALGORITHMS.md 3.3
+    scores = phi_x @ theta
+    assert scores[got[0]] == pytest.approx(scores.max(), rel=1e-12, abs=1e-12)
+    D = phi_x - phi_x[got[0]]
+    w = np.sqrt(np.maximum(np.einsum("kd,de,ke->k", D, Minv, D), 0.0))
+    assert (scores + 2 * beta * w)[got[1]] == pytest.approx(np.max(scores + 2 * beta * w),
+                                                             rel=1e-12, abs=1e-12)
+
+
+def test_error_norms_against_numpy():
+    from algorithms.deployment_loop import _error_norms
+
+    rng = np.random.default_rng(3)
+    d = 7
+    A = rng.normal(size=(d, d))
+    M = A @ A.T + np.eye(d)
+    theta, star = rng.normal(size=d), rng.normal(size=d)
+    l2, m = _error_norms(theta, star, M, np.empty(d), np.empty(d))
+    e = theta - star
+    assert l2 == pytest.approx(np.linalg.norm(e), rel=1e-13)
+    assert m == pytest.approx(np.sqrt(e @ M @ e), rel=1e-12)

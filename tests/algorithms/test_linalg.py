@@ -7,8 +7,12 @@ from scipy.optimize import minimize
 from algorithms.linalg import (
     cg_dense,
     cg_ridge_lowrank,
+    dot,
     project_ball_inverse_metric,
     project_ball_metric,
+    rank_one_add,
+    rank_one_add_combination,
+    row_combination,
     sherman_morrison_update,
 )
 
@@ -114,3 +118,34 @@ def test_cg_with_beta_one_would_be_wrong():
         p = r + p  # beta = 1
     assert np.linalg.norm(x - exact) > 1e-3 * np.linalg.norm(exact)
     assert np.linalg.norm(cg_dense(A, b, 6, 0.0) - exact) < 1e-6 * np.linalg.norm(exact)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**32 - 1), st.floats(-3.0, 3.0))
+def test_loop_kernels_against_numpy(d, seed, c):
+    rng = np.random.default_rng(seed)
+    A = spd(rng, d, 100.0)
+    u, x = rng.normal(size=d), rng.normal(size=d)
+    assert dot(u, x) == pytest.approx(float(u @ x), rel=1e-12, abs=1e-12)
+    A1 = A.copy()
+    rank_one_add(A1, u, c)
+    np.testing.assert_allclose(A1, A + c * np.outer(u, u), rtol=1e-12, atol=1e-12)
+    out = np.empty(d)
+    row_combination(A1, x, out)
+    np.testing.assert_allclose(out, A1.T @ x, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_fused_rank_one_and_combination_is_bit_identical_to_the_two_passes(d, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(d, d))
+    u, x = rng.normal(size=d), rng.normal(size=d)
+    c = float(rng.normal())
+    A1, A2 = A.copy(), A.copy()
+    out1, out2 = np.empty(d), np.empty(d)
+    rank_one_add(A1, u, c)
+    row_combination(A1, x, out1)
+    rank_one_add_combination(A2, u, c, x, out2)
+    assert np.array_equal(A1, A2) and np.array_equal(out1, out2)
+    np.testing.assert_allclose(out2, (A + c * np.outer(u, u)).T @ x, rtol=1e-10, atol=1e-10)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algorithms.estimators import OnePassOMD, omd_path, practical_constants, theory_constants
-from algorithms.omd import omd_run
+from algorithms.omd import FUSE_MIN_D, fast_check_conditioning, fast_check_design, omd_run
 
 from .dense_reference import omd_dense
 
@@ -133,3 +133,70 @@ def test_bad_data_raises():
     model = OnePassOMD(3, eta=1.0, lam=1.0, B=1.0)
     with pytest.raises(ValueError, match="does not match"):
         model.update(Z, y)
+
+
+def _update_by_update(Z, y, eta, B, project):
+    """omd_run's iterates rebuilt from single `omd_update` calls (no fused passes)."""
+    from algorithms.omd import omd_update
+
+    d = Z.shape[1]
+    theta, Hinv = np.zeros(d), np.eye(d)
+    u, M = np.empty(d), np.empty((d, d))
+    path = [theta.copy()]
+    for t in range(Z.shape[0]):
+        omd_update(theta, Hinv, Z[t], y[t], eta, B, project, u, M)
+        path.append(theta.copy())
+    return np.array(path), Hinv
+
+
+@pytest.mark.parametrize("d, project, B", [(3, False, math.inf), (3, True, 0.3),
+                                           (FUSE_MIN_D, False, math.inf),
+                                           (FUSE_MIN_D, True, 0.05)])
+def test_run_is_bit_identical_to_single_updates_fused_or_not(d, project, B):
+    Z, y = bt_data(4, 12, d, 2.0)
+    Z /= math.sqrt(d)
+    path = np.empty((13, d))
+    Hinv = np.eye(d)
+    omd_run(Z, y, np.zeros(d), Hinv, 2.0, B, project, path)
+    ref_path, ref_Hinv = _update_by_update(Z, y, 2.0, B, project)
+    assert np.array_equal(path, ref_path) and np.array_equal(Hinv, ref_Hinv)
+
+
+def test_fast_checks_give_the_same_errors_and_arrays_as_the_numpy_checks():
+    from sim.core.validation import check_conditioning, check_design
+
+    Z, y = bt_data(0, 6, 3, 1.0)
+    Zc, yc, worst = fast_check_design(Z, y)
+    assert Zc is Z and yc is y and worst == pytest.approx(np.max(np.sum(Z * Z, axis=1)))
+    bad = []
+    for i, v in enumerate((np.nan, np.inf, -np.inf, 1e21)):
+        Zb = Z.copy()
+        Zb[i, i % 3] = v
+        bad.append((Zb, y))
+    bad.append((Z, np.where(np.arange(6) == 2, 0.5, y)))
+    for Zb, yb in bad:
+        with pytest.raises(ValueError) as fast:
+            fast_check_design(Zb, yb)
+        with pytest.raises(ValueError) as slow:
+            check_design(Zb, yb)
+        assert str(fast.value) == str(slow.value)
+    tiny = 1e-20
+    with pytest.raises(ValueError) as fast:
+        fast_check_conditioning(Z, tiny, worst)
+    with pytest.raises(ValueError) as slow:
+        check_conditioning(Z, tiny)
+    assert str(fast.value) == str(slow.value)
+    fast_check_conditioning(Z, 1.0, worst)  # within the limit: no error
+
+
+def test_the_finiteness_flag_of_the_stored_path():
+    from algorithms.omd import omd_run_path
+
+    Z, y = bt_data(1, 30, 2, 1.0)
+    path = np.empty((31, 2))
+    assert omd_run_path(Z, y, np.zeros(2), np.eye(2), 1.0, math.inf, False, path) == (0, True)
+    start = np.array([0.0, np.nan])  # a non-finite iterate anywhere clears the flag
+    assert not omd_run_path(Z, y, start, np.eye(2), 1.0, math.inf, False, path)[1]
+    start = np.array([np.inf, 0.0])
+    assert not omd_run_path(Z[:0], y[:0], start, np.eye(2), 1.0, math.inf, False,
+                            np.empty((1, 2)))[1]

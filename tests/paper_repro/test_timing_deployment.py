@@ -25,6 +25,17 @@ def test_tiny_deployment_benchmarks_run_and_report():
     assert "side by side with a plain numpy" in text
     assert len(tables["all_algorithms"]) >= 13
     assert "rounds/s at d = 10" in text and "| algorithm |" in text
+    tg = tables["stage_loop_targets"]
+    assert set(tg["loop"]) == {"Algorithm 4", "Algorithm 3 active selection"}
+    assert set(tg["implementation"]) == {"registry 'algorithm4' (projection on)",
+                                         "registry 'active-omd' (projection on)",
+                                         "hand-written minimal loop"}
+    assert {"rounds_per_s", "rounds_per_cpu_s", "target_rounds_per_s", "share_of_target",
+            "ratio_to_hand"} <= set(tg.columns)
+    assert set(tg["target_rounds_per_s"]) == {1_000_000.0, 100_000.0}
+    hand = tg[tg["implementation"] == "hand-written minimal loop"]
+    np.testing.assert_allclose(hand["ratio_to_hand"], 1.0)
+    assert "Stage loops against their targets" in text
 
 
 def test_unknown_scale():
