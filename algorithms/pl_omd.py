@@ -60,11 +60,13 @@ UNDERFLOW = 1e-280
 
 @njit(cache=True)
 def pl_workspace(m: int, d: int) -> tuple:
-    """Work buffers of `pl_omd_update` for queries of up to m items in dimension d."""
+    """Work buffers of `pl_omd_update` for queries of up to m items in dimension d. The last,
+    W, is both the d x (m - 1) buffer of the low-rank downdate and the (m - 1)-vector right-hand
+    side of the small solve, hence max(d, m - 1) rows."""
     k = max(m - 1, 1)
     return (np.empty((k, d)), np.empty((k, d)), np.empty((k, k)), np.empty((k, k)),
             np.empty((k, k)), np.empty((k, k)), np.empty(m), np.empty(m), np.empty(k),
-            np.empty(k), np.empty((d, d)), np.empty(d), np.empty((d, k)))
+            np.empty(k), np.empty((d, d)), np.empty(d), np.empty((max(d, k), k)))
 
 
 @njit(cache=True, inline="always")

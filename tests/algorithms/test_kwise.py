@@ -129,3 +129,25 @@ def test_bad_input_raises():
         pl_mle(bad, R, lam=1.0)
     with pytest.raises(ValueError, match="B is required"):
         pl_omd_path(F, R, eta=1.0, lam=1.0)
+
+
+@pytest.mark.slow
+def test_pl_omd_stays_in_its_buffers_when_m_exceeds_d(tmp_path):
+    """With bounds checking on (a fresh compilation), m - 1 > d runs without an index error:
+    the small solve's right-hand side used to be written past a d-row buffer."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from algorithms.pl_omd import pl_omd_path\n"
+            "rng = np.random.default_rng(0)\n"
+            "F = rng.normal(size=(20, 10, 3))\n"
+            "R = np.array([rng.permutation(10) for _ in range(20)])\n"
+            "for top1 in (False, True):\n"
+            "    pl_omd_path(F, R, eta=1.5, lam=0.5, B=0.5, project=True, top1=top1,"
+            " pairwise=False)\n")
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path))
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert res.returncode == 0, res.stderr[-2000:]
