@@ -162,37 +162,53 @@ def model_matrix(model, state):  # pragma: no cover - numba only
     raise NotImplementedError("model_matrix is called from compiled loops only")
 
 
+# Each protocol call has two overloads: the built-in codes' implementation is cached on disk;
+# the user-kernel one is not, because its types name functions of this process only, and an
+# on-disk index entry for a function that no longer exists breaks later saves of that index.
+
+
 @overload(model_update, inline="always", jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
-def _model_update(model, state, z, y, t, params, counters):
+def _model_update_builtin(model, state, z, y, t, params, counters):
     if isinstance(model, types.Integer):
         def builtin(model, state, z, y, t, params, counters):
             builtin_update(model, state, z, y, t, params, counters)
         return builtin
+    return None
+
+
+@overload(model_update, inline="always")
+def _model_update_user(model, state, z, y, t, params, counters):
+    if isinstance(model, types.Integer):
+        return None
 
     def user(model, state, z, y, t, params, counters):
         model.update(state, z, y, t, params, counters)
     return user
 
 
-@overload(model_estimate, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
-def _model_estimate(model, state):
-    if isinstance(model, types.Integer):
-        return lambda model, state: state[0]
-    return lambda model, state: model.estimate(state)
+def _accessor_overloads(fn, index: int, method: str) -> None:
+    """The cached built-in overload (state[index]) and the per-process user one
+    (model.<method>(state)) of one accessor."""
+    @overload(fn, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
+    def builtin(model, state):
+        if isinstance(model, types.Integer):
+            return lambda model, state: state[index]
+        return None
+
+    @overload(fn)
+    def user(model, state):
+        if isinstance(model, types.Integer):
+            return None
+        if method == "estimate":
+            return lambda model, state: model.estimate(state)
+        if method == "inverse":
+            return lambda model, state: model.inverse(state)
+        return lambda model, state: model.matrix(state)
 
 
-@overload(model_inverse, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
-def _model_inverse(model, state):
-    if isinstance(model, types.Integer):
-        return lambda model, state: state[1]
-    return lambda model, state: model.inverse(state)
-
-
-@overload(model_matrix, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
-def _model_matrix(model, state):
-    if isinstance(model, types.Integer):
-        return lambda model, state: state[2]
-    return lambda model, state: model.matrix(state)
+_accessor_overloads(model_estimate, 0, "estimate")
+_accessor_overloads(model_inverse, 1, "inverse")
+_accessor_overloads(model_matrix, 2, "matrix")
 
 
 # ------------------------------------------------------------ loops over built-in or user kernels

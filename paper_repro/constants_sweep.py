@@ -214,20 +214,6 @@ def swept_algorithm4(eta: float, lam: float):
                      base.output, base.description, base.options)
 
 
-def _run_user_kernels(fn, attempts: int = 8):
-    """fn(), called again after a ReferenceError. Numba's on-disk index of the protocol's
-    user-kernel overloads can hold entries for functions that no longer exist (kernels built
-    inside other programs' functions); saving a new entry then raises, but only after the
-    compiled code is installed in this process, so the next call gets past it."""
-    for i in range(attempts):
-        try:
-            return fn()
-        except ReferenceError:
-            if i == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
-
-
 def run_constants_cell(cell: Cell) -> pd.DataFrame:
     """One cell of the sweep (module docstring): its rows, one per estimator setting."""
     from .cells import _single_thread_in_workers
@@ -243,8 +229,8 @@ def run_constants_cell(cell: Cell) -> pd.DataFrame:
         env = random_directions_env(n_x=fam["n_x"], K=fam["K"], d=fam["d"], L=fam["L"],
                                     B=fam["B"], seed=s)
         eta = _eta_value(p["eta"], env.L, env.B)
-        res = _run_user_kernels(lambda: run(swept_algorithm4(eta, p["lam"] * env.L**2), env,
-                                            int(cfg["T"]), s, checkpoints=4))
+        res = run(swept_algorithm4(eta, p["lam"] * env.L**2), env, int(cfg["T"]), s,
+                  checkpoints=4)
         last = res.records.iloc[-1]
         return pd.DataFrame([dict(base, eta=str(p["eta"]), lam=p["lam"], regret=float(last["regret"]),
                                   err=float(last["err_l2"]), T=int(last["t"]))])
