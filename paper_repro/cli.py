@@ -1,7 +1,11 @@
 """`python -m paper_repro [SPEC ...] [--scale quick|full|tiny] [--out DIR] [--backend local|dask]
-[--scheduler ADDR] [--workers N] [--quiet] [--reuse-stale]`: run studies, write their tables
-(CSV), figures (PNG, PDF) and DIR/report.md. Finished cells are kept in DIR/store: rerunning
-resumes, and recomputes the cells that other code computed (unless --reuse-stale).
+[--scheduler ADDR] [--workers N] [--quiet] [--reuse-stale] [--estimate]`: run studies, write
+their tables (CSV), figures (PNG, PDF) and DIR/report.md. Finished cells are kept in DIR/store:
+rerunning resumes, and recomputes the cells that other code computed (unless --reuse-stale).
+
+`--estimate` prints what every spec will cost at the scale (`paper_repro.estimate`) and runs
+nothing; a run prints the same prediction, one line per spec, before running it, and its
+progress bars show an ETA weighted by the predicted cost of each cell.
 
 Everything a run needs is checked before any work: the output folder (a folder, creatable,
 writable, outside the project's packages), the Dask scheduler (an address tcp://HOST:PORT that
@@ -18,7 +22,13 @@ import sys
 import time
 
 from algorithms.registry import load as load_algorithm
-from paper_repro.runner import BACKENDS, SweepInterrupted, probe_scheduler, sweep_session
+from paper_repro.runner import (
+    BACKENDS,
+    SweepInterrupted,
+    probe_scheduler,
+    set_cost_model,
+    sweep_session,
+)
 
 from .report import write_report
 from .specs import REGISTRY, SCALES, get_spec
@@ -29,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m paper_repro",
                                 description="Regenerate the testbed's figures, tables and report.")
     p.add_argument("specs", nargs="*", metavar="SPEC",
-                   help="specs to run (default: all); see --list")
+                   help="specs to run (default: all but the extras); see --list")
     p.add_argument("--scale", default="quick",
                    help="quick (default: minutes on 2 cores), full (paper-size) or tiny (smoke test)")
     p.add_argument("--out", default="repro_out", help="output folder (default repro_out)")
@@ -46,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reuse-stale", action="store_true",
                    help="reuse stored cells computed by other code (another code fingerprint) "
                         "instead of recomputing them; the report marks every table they enter")
+    p.add_argument("--estimate", action="store_true",
+                   help="print the predicted CPU and wall time of every spec at the scale "
+                        "(cells, rounds, dominant algorithm; cost laws measured on this machine "
+                        "by short probe runs, cached in OUT/estimate_costs.json) and run nothing")
     p.add_argument("--list", action="store_true", help="list the specs and exit")
     return p
 
@@ -138,16 +152,20 @@ def main(argv: list[str] | None = None) -> int:
 
         return real_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.list and args.estimate:
+        print("error: --list and --estimate do not go together", file=sys.stderr)
+        return 2
     if args.list:
         for name, spec in REGISTRY.items():
-            print(f"{name:24s} {spec.description}")
+            print(f"{name:24s} {'' if spec.default else '(extra) '}{spec.description}")
         return 0
     if args.scale not in SCALES:
         print(f"error: unknown scale {args.scale!r}; choose one of {', '.join(SCALES)}",
               file=sys.stderr)
         return 2
     try:
-        specs = [get_spec(n) for n in (args.specs or list(REGISTRY))]
+        specs = [get_spec(n) for n in
+                 (args.specs or [n for n, s in REGISTRY.items() if s.default])]
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -166,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.estimate and args.backend != "local":
+        print("error: --estimate predicts local worker processes; drop --backend/--scheduler "
+              "and give --workers", file=sys.stderr)
+        return 2
     if args.scheduler is not None:
         try:
             probe_scheduler(args.scheduler)
@@ -178,9 +200,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --algorithms: {e}", file=sys.stderr)
         return 2
     try:
+        if args.estimate:
+            return _estimate(args, specs, user)
         return _run(args, specs, user, argv)
     except KeyboardInterrupt as e:
         return interrupted(e)
+
+
+def _estimate(args: argparse.Namespace, specs: list, user: tuple[str, ...]) -> int:
+    """Print the estimate table of the specs (nothing runs but the probes of the cost laws)."""
+    from .estimate import estimate, format_estimate
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            print(f"[paper_repro] estimate: {msg}", file=sys.stderr, flush=True)
+
+    try:
+        ests = estimate([s.name for s in specs], args.scale, args.out, workers=args.workers,
+                        algorithms=user, reuse_stale=args.reuse_stale, log=log)
+    except ValueError as e:
+        print(f"error: --estimate: {e}", file=sys.stderr)
+        return 2
+    print(format_estimate(ests), flush=True)
+    return 0
+
+
+def _announce(model, spec_name: str, args: argparse.Namespace, user: tuple[str, ...]):
+    """Print the one-line prediction of a spec before it runs (never stops the run); returns
+    the estimate (None when there is none)."""
+    from .estimate import estimate_line, estimate_spec
+
+    workers = int(args.workers or os.cpu_count() or 1)
+    try:
+        e = estimate_spec(spec_name, args.scale, model, workers, user, args.reuse_stale)
+    except Exception as err:  # a prediction never stops a run
+        print(f"[paper_repro] spec {spec_name}: no prediction ({type(err).__name__}: {err})",
+              flush=True)
+        return None
+    print(f"[paper_repro] {estimate_line(e)}", flush=True)
+    return e
 
 
 def _run(args: argparse.Namespace, specs: list, user: tuple[str, ...], argv: list[str]) -> int:
@@ -188,10 +246,24 @@ def _run(args: argparse.Namespace, specs: list, user: tuple[str, ...], argv: lis
     opts = RunOptions(out=args.out, backend=args.backend, workers=args.workers,
                       scheduler=args.scheduler, quiet=args.quiet, algorithms=user)
     os.makedirs(os.path.join(args.out, "tables"), exist_ok=True)
+    from .estimate import CostModel
+
+    # laws measured by earlier code stand in (a run measures only what it has never seen)
+    model = CostModel(args.out, earlier_laws=True)
+    set_cost_model(model.known_seconds)
+    try:
+        return _run_specs(args, specs, opts, argv, model)
+    finally:
+        set_cost_model(None)
+
+
+def _run_specs(args: argparse.Namespace, specs: list, opts: RunOptions, argv: list[str],
+               model) -> int:
     t0 = time.perf_counter()
     results = {}
     provenance = {}
     for spec in specs:
+        predicted = _announce(model, spec.name, args, opts.algorithms)
         print(f"[paper_repro] {spec.name} ({args.scale}) ...", flush=True)
         ts = time.perf_counter()
         try:
@@ -200,6 +272,13 @@ def _run(args: argparse.Namespace, specs: list, user: tuple[str, ...], argv: lis
         except RuntimeError as e:  # e.g. an unreachable scheduler
             print(f"error: {e}", file=sys.stderr)
             return 2
+        if not any(r.reused or r.stale_reused for r in session.records):
+            # a whole run's duration: the price of the specs the cost model cannot list, and
+            # beyond the predicted runs, the overhead of the others
+            took = time.perf_counter() - ts
+            model.record_duration(spec.name, args.scale, took)
+            if predicted is not None and not any(i.kind == "measured" for i in predicted.items):
+                model.record_overhead(spec.name, args.scale, took - predicted.runs_wall)
         for tname, df in res.tables.items():
             df.to_csv(os.path.join(args.out, "tables", f"{spec.name}_{tname}.csv"), index=False)
         results[spec.name] = res

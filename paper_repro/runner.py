@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -123,21 +123,88 @@ def sweep_session(reuse_stale: bool = False) -> Iterator[SweepSession]:
         _SESSIONS.remove(session)
 
 
-class _Progress:
-    """Cells done, cells taken from the store, and an ETA; silent when quiet."""
+CellCosts = Mapping[str, float] | Callable[[Cell], float | None]
+"""Predicted seconds of the cells of a sweep: a mapping cell key -> seconds, or a function
+cell -> seconds (None: unknown)."""
 
-    def __init__(self, total: int, cached: int, label: str, quiet: bool) -> None:
+_COST_MODEL: list[Callable[[Cell], float | None]] = []
+
+
+def set_cost_model(fn: Callable[[Cell], float | None] | None) -> None:
+    """Set (or with None clear) the cost model every `run_sweep` consults when it is given no
+    `costs`: a function cell -> predicted seconds (None when it cannot tell). The command line
+    sets it from `paper_repro.estimate`, so that the progress bars of sweeps built anywhere
+    show a cost-weighted ETA without their callers passing costs."""
+    _COST_MODEL.clear()
+    if fn is not None:
+        _COST_MODEL.append(fn)
+
+
+def get_cost_model() -> Callable[[Cell], float | None] | None:
+    """The cost model set by `set_cost_model`, or None."""
+    return _COST_MODEL[0] if _COST_MODEL else None
+
+
+def predicted_costs(cells: Sequence[Cell], costs: CellCosts | None = None) -> list[float] | None:
+    """Predicted seconds per cell from `costs` (or the module's cost model): None when there is
+    no cost model or it knows none of the cells; cells it does not know get the mean of those
+    it knows (every cell gets a positive weight)."""
+    if costs is None:
+        costs = get_cost_model()
+        if costs is None:
+            return None
+    out: list[float | None] = []
+    for c in cells:
+        try:
+            v = costs.get(c.key) if isinstance(costs, Mapping) else costs(c)
+        except Exception:  # a cost model never stops a sweep
+            v = None
+        out.append(float(v) if v is not None and v == v and v >= 0 else None)
+    known = [v for v in out if v is not None]
+    if not known:
+        return None
+    fill = max(sum(known) / len(known), 1e-6)
+    return [max(v, 1e-6) if v is not None else fill for v in out]
+
+
+class _Progress:
+    """Cells done, cells taken from the store, and an ETA; silent when quiet.
+
+    Without costs the bar counts cells. With predicted costs (seconds per cell) it advances
+    by each finished cell's predicted seconds (total = their sum, the stored cells counted as
+    done), so that its ETA is weighted by cost; the postfix shows cells done / total."""
+
+    def __init__(self, total: int, cached: int, label: str, quiet: bool,
+                 costs: Mapping[str, float] | None = None, cached_cost: float = 0.0) -> None:
         self.bar = None
+        self.costs = costs
+        self.done, self.total = cached, total
         if not quiet and total > 0:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, initial=cached, desc=label, unit="cell",
-                            dynamic_ncols=True)
-            self.bar.set_postfix(cached=cached)
+            if costs is None:
+                self.bar = tqdm(total=total, initial=cached, desc=label, unit="cell",
+                                dynamic_ncols=True)
+                self.bar.set_postfix(cached=cached)
+            else:
+                self.bar = tqdm(total=float(sum(costs.values())), initial=float(cached_cost),
+                                desc=label, unit="s", unit_scale=False, dynamic_ncols=True,
+                                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} predicted s "
+                                           "[{elapsed}<{remaining}{postfix}]")
+                self.bar.set_postfix_str(self._cells(cached))
 
-    def step(self) -> None:
-        if self.bar is not None:
+    def _cells(self, cached: int) -> str:
+        return f"cells {self.done}/{self.total}, cached {cached}"
+
+    def step(self, key: str | None = None) -> None:
+        self.done += 1
+        if self.bar is None:
+            return
+        if self.costs is None:
             self.bar.update(1)
+        else:
+            self.bar.set_postfix_str(f"cells {self.done}/{self.total}", refresh=False)
+            self.bar.update(self.costs.get(key, 0.0) if key is not None else 0.0)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -323,7 +390,8 @@ def _check_writable(root: str) -> None:
 def run_sweep(cells: Sequence[Cell], fn: CellFunction, store: ResultStore, *,
               backend: str = "local", workers: int | None = None, scheduler: str | None = None,
               quiet: bool = False, label: str = "sweep",
-              reuse_stale: bool | None = None) -> pd.DataFrame:
+              reuse_stale: bool | None = None,
+              costs: CellCosts | None = None) -> pd.DataFrame:
     """Run every cell not yet in `store` with `fn` (a picklable top-level function returning a
     tidy DataFrame), then return the tables of all cells concatenated in cell order.
 
@@ -332,6 +400,10 @@ def run_sweep(cells: Sequence[Cell], fn: CellFunction, store: ResultStore, *,
     `workers` processes when no address is given. A stored cell is reused when it was computed
     by the same code (fingerprint); one computed by other code is recomputed unless
     `reuse_stale` (default: that of the innermost `sweep_session`, else False).
+
+    `costs`: predicted seconds per cell (a mapping cell key -> seconds, or a function cell ->
+    seconds); default: the cost model set by `set_cost_model`, if any. With costs the progress
+    bar advances by predicted seconds, so its ETA is weighted by cost; without, it counts cells.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
@@ -370,7 +442,11 @@ def run_sweep(cells: Sequence[Cell], fn: CellFunction, store: ResultStore, *,
     record.stale_reused, record.stale_recomputed = dict(stale_reused), dict(stale_seen)
     if todo:
         _check_writable(store.root)
-    progress = _Progress(len(cells), len(cells) - len(todo), label, quiet)
+    weights = None if quiet else predicted_costs(cells, costs)
+    cost_of = None if weights is None else {c.key: w for c, w in zip(cells, weights)}
+    todo_keys = {c.key for c in todo}
+    progress = _Progress(len(cells), len(cells) - len(todo), label, quiet, cost_of,
+                         sum(w for k, w in (cost_of or {}).items() if k not in todo_keys))
     finished: list[str] = []
 
     def done(key: str, fp: str) -> None:
@@ -378,7 +454,7 @@ def run_sweep(cells: Sequence[Cell], fn: CellFunction, store: ResultStore, *,
             raise RuntimeError(f"cell {key} was computed by code of fingerprint {fp}, but this "
                                f"process runs {wanted[key]}: the workers run other code")
         finished.append(key)
-        progress.step()
+        progress.step(key)
 
     try:
         with _stop_signals_raise():

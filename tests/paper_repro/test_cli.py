@@ -25,9 +25,15 @@ def test_bad_input_exits_nonzero_with_a_clear_message(argv, message, capsys, tmp
     assert message in capsys.readouterr().err
 
 
-def test_timing_spec_at_tiny_scale_writes_tables_figures_and_report(tmp_path):
+def test_timing_spec_at_tiny_scale_writes_tables_figures_and_report(tmp_path, capsys):
     out = str(tmp_path)
     assert main(["timing", "--scale", "tiny", "--out", out]) == 0
+    # the prediction line comes before the run, and the run's duration is recorded for the next
+    printed = capsys.readouterr().out
+    assert printed.index("spec timing: predicted") < printed.index("timing (tiny) ...")
+    from paper_repro.estimate import CostModel
+
+    assert CostModel(out, measure=False).durations["timing"]["tiny"] > 0
     report = open(os.path.join(out, "report.md")).read()
     figs = sorted(os.listdir(os.path.join(out, "figures")))
     assert {f.rsplit(".", 1)[1] for f in figs} == {"png", "pdf"}

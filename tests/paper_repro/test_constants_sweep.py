@@ -12,7 +12,6 @@ from algorithms.registry import run
 from paper_repro.constants_sweep import (
     SCALES,
     ConstantsSweepConfig,
-    _run_user_kernels,
     analyse,
     cells,
     choose,
@@ -108,11 +107,10 @@ def test_cg_rule_falls_back_to_the_exact_inner_solve():
 def test_swept_algorithm4_at_the_practical_constants_is_the_registry_algorithm4():
     env = random_directions_env(n_x=8, K=5, d=3, L=1.0, B=1.0, seed=2)
     a = run("algorithm4", env, 150, 4, checkpoints=5)
-    b = _run_user_kernels(lambda: run(swept_algorithm4(PRACTICAL_ETA, PRACTICAL_LAM_PER_L2),
-                                      env, 150, 4, checkpoints=5))
+    b = run(swept_algorithm4(PRACTICAL_ETA, PRACTICAL_LAM_PER_L2), env, 150, 4, checkpoints=5)
     assert np.array_equal(a.records["regret"].to_numpy(), b.records["regret"].to_numpy())
     assert np.array_equal(a.theta, b.theta)
-    c = _run_user_kernels(lambda: run(swept_algorithm4(2.0, 4.0), env, 150, 4, checkpoints=5))
+    c = run(swept_algorithm4(2.0, 4.0), env, 150, 4, checkpoints=5)
     assert not np.array_equal(a.theta, c.theta)
 
 

@@ -120,3 +120,10 @@ def test_comparisons_are_paired_and_figures_captioned(tiny_run):
     assert report.count("*Figure ") >= 8
     acc = pd.read_csv(os.path.join(tiny_run, "tables", "active-synthetic_accuracy_time.csv"))
     assert (acc["bayes_ceiling_pct"] > 50).all()
+
+
+def test_extra_specs_are_left_out_of_the_default_run(capsys):
+    assert not REGISTRY["constants-sweep"].default
+    assert main(["--list"]) == 0
+    assert "(extra)" in [ln for ln in capsys.readouterr().out.splitlines()
+                         if ln.startswith("constants-sweep")][0]
