@@ -26,7 +26,7 @@ from numba import njit
 from sim.core.validation import check_positive
 
 from .mle import mle
-from .pl_omd import _stage_weights, check_rankings
+from .pl_omd import _stage_weights, add_stage_hessian, check_rankings
 
 PL_MLE_TOL = 1e-10
 PL_MLE_MAX_ITER = 100
@@ -77,14 +77,7 @@ def pl_objective(F: np.ndarray, rank: np.ndarray, n: int, n_stages: int, lam: fl
                 for i in range(d):
                     g[i] += b[k] * G[k, i]
             if want >= 2:
-                for k in range(k1):
-                    for q in range(k1):
-                        a = A[k, q]
-                        if a != 0.0:
-                            for i in range(d):
-                                gi = a * G[k, i]
-                                for j in range(d):
-                                    H[i, j] += gi * G[q, j]
+                add_stage_hessian(H, G, A, k1, d)
     return f
 
 

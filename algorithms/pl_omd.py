@@ -171,6 +171,19 @@ def _woodbury_X(A: np.ndarray, C: np.ndarray, scale: float, k1: int, N: np.ndarr
 
 
 @njit(cache=True, inline="always")
+def add_stage_hessian(H: np.ndarray, G: np.ndarray, A: np.ndarray, k1: int, d: int) -> None:
+    """H += G' A G for G (k1, d) and A (k1, k1): a ranking's Hessian in feature space."""
+    for k in range(k1):
+        for q in range(k1):
+            a = A[k, q]
+            if a != 0.0:
+                for i in range(d):
+                    gi = a * G[k, i]
+                    for j in range(d):
+                        H[i, j] += gi * G[q, j]
+
+
+@njit(cache=True, inline="always")
 def _lowrank_downdate(Hinv: np.ndarray, U: np.ndarray, X: np.ndarray, k1: int,
                       W: np.ndarray) -> None:
     """Hinv -= U' X U for U (k1, d), X (k1, k1) symmetric; W (d, k1) a work buffer."""
@@ -288,14 +301,7 @@ def pl_omd_update(theta: np.ndarray, Hinv: np.ndarray, F: np.ndarray, rank: np.n
     _woodbury_X(A, C, 1.0, k1, N, X)
     _lowrank_downdate(Hinv, U, X, k1, W)
     if keep_H:
-        for k in range(k1):
-            for q in range(k1):
-                a = A[k, q]
-                if a != 0.0:
-                    for i in range(d):
-                        gi = a * G[k, i]
-                        for j in range(d):
-                            H[i, j] += gi * G[q, j]
+        add_stage_hessian(H, G, A, k1, d)
     return active
 
 
