@@ -262,6 +262,7 @@ def _run_specs(args: argparse.Namespace, specs: list, opts: RunOptions, argv: li
     t0 = time.perf_counter()
     results = {}
     provenance = {}
+    run_times: list[dict] = []
     for spec in specs:
         predicted = _announce(model, spec.name, args, opts.algorithms)
         print(f"[paper_repro] {spec.name} ({args.scale}) ...", flush=True)
@@ -283,10 +284,18 @@ def _run_specs(args: argparse.Namespace, specs: list, opts: RunOptions, argv: li
             df.to_csv(os.path.join(args.out, "tables", f"{spec.name}_{tname}.csv"), index=False)
         results[spec.name] = res
         provenance[spec.name] = session.records
-        print(f"[paper_repro] {spec.name} done in {time.perf_counter() - ts:.1f} s", flush=True)
+        took = time.perf_counter() - ts
+        run_times.append(dict(spec=spec.name, measured_s=took,
+                              predicted_s=predicted.wall if predicted is not None else None,
+                              cells_computed=sum(r.computed for r in session.records),
+                              cells_from_store=sum(r.reused + sum(r.stale_reused.values())
+                                                   for r in session.records),
+                              backend=args.backend,
+                              workers=args.workers or os.cpu_count()))
+        print(f"[paper_repro] {spec.name} done in {took:.1f} s", flush=True)
         if not args.quiet:
             print(res.markdown, flush=True)
     path = write_report(args.out, args.scale, results, argv, time.perf_counter() - t0,
-                        provenance=provenance)
+                        provenance=provenance, run_times=run_times)
     print(f"[paper_repro] report: {path}")
     return 0

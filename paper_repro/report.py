@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import subprocess
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+
+import pandas as pd
 
 from .fingerprint import PACKAGES, code_fingerprint
 from .runner import UNRECORDED, SweepRecord
@@ -75,14 +79,44 @@ def provenance_lines(records: list[SweepRecord]) -> tuple[list[str], bool]:
     return lines, bool(stale)
 
 
+def run_times_table(run_times: Sequence[Mapping]) -> pd.DataFrame:
+    """One row per spec of this run: its predicted wall seconds (printed before it ran, from
+    `paper_repro.estimate`; NaN when there was none), its measured wall seconds and the ratio,
+    the sweep cells it computed and those it took from the store (a resumed run computes only
+    the rest), the backend and the workers."""
+    cols = ["spec", "predicted_s", "measured_s", "measured_over_predicted", "cells_computed",
+            "cells_from_store", "backend", "workers"]
+    rows = []
+    for r in run_times:
+        pred = r.get("predicted_s")
+        pred = float(pred) if pred is not None and math.isfinite(float(pred)) else math.nan
+        meas = float(r["measured_s"])
+        rows.append(dict(spec=r["spec"], predicted_s=pred, measured_s=meas,
+                         measured_over_predicted=meas / pred if pred > 0 else math.nan,
+                         cells_computed=int(r.get("cells_computed", 0)),
+                         cells_from_store=int(r.get("cells_from_store", 0)),
+                         backend=r.get("backend", ""), workers=r.get("workers", "")))
+    return pd.DataFrame(rows, columns=cols)
+
+
 def write_report(out: str, scale: str, results: dict[str, SpecResult], argv: list[str],
-                 elapsed: float, provenance: dict[str, list[SweepRecord]] | None = None) -> str:
+                 elapsed: float, provenance: dict[str, list[SweepRecord]] | None = None,
+                 run_times: Sequence[Mapping] | None = None) -> str:
     """Write out/report.md and return its path. Figures are linked relative to out.
     `provenance`: the sweep records of each spec (paper_repro.runner.sweep_session), stated
-    under each spec's heading; tables with stale cells are marked as such."""
+    under each spec's heading; tables with stale cells are marked as such. `run_times`: what
+    each spec was predicted to cost and what it took (`run_times_table`), reported first."""
     provenance = provenance or {}
     lines = ["# paper_repro report", "",
              f"Scale: **{scale}**. Specs: {', '.join(results)}. Wall time: {elapsed:.1f} s.", ""]
+    if run_times:
+        from .tables import markdown_table as _md
+
+        lines += ["## Run times", "",
+                  "Predicted wall seconds (printed before each spec ran, from cost laws measured "
+                  "on this machine: `--estimate`) beside the measured ones; cells from the store "
+                  "were finished by an earlier, interrupted or complete, run of the same code.",
+                  "", _md(run_times_table(run_times), ".4g"), ""]
     stale_specs = [n for n in results if provenance_lines(provenance.get(n, []))[1]]
     if stale_specs:
         lines += [f"**Stale results**: the tables of {', '.join(stale_specs)} reuse cells computed "

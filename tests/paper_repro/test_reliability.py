@@ -498,3 +498,19 @@ def test_unwritable_store_is_found_before_computing(tmp_path, monkeypatch):
                   quiet=True)
     assert calls == []
 
+
+
+def test_run_times_table_puts_prediction_beside_measurement(tmp_path):
+    from paper_repro.report import run_times_table
+
+    t = run_times_table([dict(spec="a", predicted_s=10.0, measured_s=15.0, cells_computed=3,
+                              cells_from_store=1, backend="dask", workers=2),
+                         dict(spec="b", predicted_s=None, measured_s=2.0)])
+    assert t.loc[0, "measured_over_predicted"] == pytest.approx(1.5)
+    assert np.isnan(t.loc[1, "predicted_s"]) and np.isnan(t.loc[1, "measured_over_predicted"])
+    assert list(t["cells_from_store"]) == [1, 0]
+    res = SpecResult({}, [], "md")
+    report = open(write_report(str(tmp_path), "tiny", {"a": res}, [], 1.0,
+                               run_times=[dict(spec="a", predicted_s=10.0, measured_s=15.0)])).read()
+    assert report.index("## Run times") < report.index("## a")
+    assert "| a | 10 | 15 | 1.5 |" in report

@@ -56,6 +56,20 @@ def test_rerun_resumes_from_the_store(tiny_run, capsys):
     assert main(["passive-synthetic", "--scale", "tiny", "--out", tiny_run, "--quiet"]) == 0
     after = {p: os.path.getmtime(p) for p in before}
     assert before == after  # nothing recomputed
+    # the report's run-times table says so: every cell came from the store, with the
+    # prediction printed before the spec ran beside the measured time
+    report = open(os.path.join(tiny_run, "report.md")).read()
+    row = re.search(r"^\| passive-synthetic \|(.*)$", report, re.M)
+    assert row is not None and "## Run times" in report
+    predicted, measured, _, computed, from_store = [c.strip() for c in row.group(1).split("|")[:5]]
+    assert int(computed) == 0 and int(from_store) > 0 and float(measured) > 0
+    first = open(os.path.join(tiny_run, "report_all_specs.md")).read()
+    for spec in SYNTHETIC:
+        line = re.search(rf"^\| {spec} \|(.*)$", first, re.M)
+        assert line is not None, spec
+        cells = [c.strip() for c in line.group(1).split("|")]
+        assert float(cells[1]) > 0 and cells[5] == "local" and cells[6] == "2"
+        assert int(cells[3]) + int(cells[4]) > 0 or spec == "theory-checks"
 
 
 def _without_time(df):
