@@ -214,7 +214,7 @@ def _study(kappas, n_x_p, T_p, n_x_d, T_d, seeds, cal, ck=8, cal_ck=30, rounds=3
 KAPPA_STUDY: dict[str, KappaStudyConfig] = {
     "quick": _study((5.0, 20.0, 100.0, 500.0, 2_000.0), 100, 100_000, 20, 1_000, 6, 6, rounds=2),
     "full": _study((5.0, 10.0, 30.0, 100.0, 300.0, 1_000.0, 3_000.0, 10_000.0), 100, 1_000_000,
-                   20, 10_000, 20, 20, ck=10, cal_ck=40),
+                   20, 6_000, 20, 20, ck=10, cal_ck=40),
     "tiny": replace(_study((5.0, 50.0, 500.0), 10, 400, 5, 60, 3, 2, ck=3, cal_ck=5),
                     n_boot=200),
 }

@@ -115,9 +115,12 @@ class KwiseConfig:
 
 SCALES = {
     "quick": KwiseConfig(),
-    "full": KwiseConfig(n_x=50, K=20, d=8, T=30_000, seeds=5, checkpoints=12, active_T=3000,
-                        deploy_T=20_000, fisher_mc=100_000, bench_T=2_000_000,
-                        stream_T=10_000_000),
+    # the active runs refit on all past rankings every round (O(T^2)): at active_T = 3,000 with
+    # T = 30,000 and deploy_T = 20,000 this scale was 44 times the quick one's work
+    # (`paper_repro.estimate`), over an hour on two cores
+    "full": KwiseConfig(n_x=50, K=20, d=8, T=10_000, seeds=5, checkpoints=12, active_T=800,
+                        deploy_T=6_000, fisher_mc=50_000, bench_T=1_000_000,
+                        stream_T=2_000_000),
     "tiny": KwiseConfig(n_x=6, K=5, d=3, ms=(2, 3, 5), T=200, seeds=2, checkpoints=4,
                         active_ms=(2, 3), active_T=60, deploy_T=200, exhaustive_K=5,
                         fisher_mc=2000, bench_T=5000, bench_ms=(2, 4), stream_T=20_000,

@@ -225,8 +225,9 @@ _CAL = dict(radius=CALIBRATED)
 # `--scale full --estimate --workers 2` on two cores: active at T = 20,000 and deployment at
 # T = 20,000 cost about an hour of wall time each, the dimension sweep's deployment panel at
 # T = 10,000 with 20 seeds another hour (Dueling RL's MLE at d = 32 and 64: 98 % of it), 3.4 h
-# for the synthetic specs in all. The full horizons below (8,000; 8,000; 5,000 with 10 seeds)
-# bring the synthetic specs to about an hour on two cores; the estimate prices any other choice
+# for the synthetic specs in all. The full horizons below (6,000; 6,000; 4,000 with 10 seeds;
+# with the kappa sweep's deployment stage at 6,000 and the K-wise study's full budgets) bring
+# the synthetic specs to under an hour on two cores; the estimate prices any other choice
 # before it runs.
 _POOR = _env(generator="poor_coverage", n_x=2, K=3, d=3, L=1.25, B=1.5)
 _INFORMATIVE = _env(generator="informative_directions", n_x=40, K=3, d=4, B=1.1)
@@ -249,7 +250,7 @@ ACTIVE = _scales(
                                       ACTIVE_ALGORITHMS, seeds=10, **_CAL),
                           instance=StudyConfig("training", _INFORMATIVE, 400, ACTIVE_ALGORITHMS,
                                                seeds=30, checkpoints=6, **_CAL)),
-    ActiveSyntheticConfig(StudyConfig("training", _env(n_x=50, K=10, d=10, B=2.0), 8_000,
+    ActiveSyntheticConfig(StudyConfig("training", _env(n_x=50, K=10, d=10, B=2.0), 6_000,
                                       ACTIVE_ALGORITHMS, seeds=20, checkpoints=20, **_CAL),
                           instance=StudyConfig("training", _INFORMATIVE, 1_600, ACTIVE_ALGORITHMS,
                                                seeds=60, checkpoints=8, **_CAL)),
@@ -263,7 +264,7 @@ DEPLOYMENT = _scales(
                                           DEPLOYMENT_ALGORITHMS, seeds=5, checkpoints=25,
                                           **_CAL),
                               other_radii=(RadiusConfig("theory"), RadiusConfig("practical"))),
-    DeploymentSyntheticConfig(StudyConfig("deployment", _env(n_x=50, K=20, d=10, B=2.0), 8_000,
+    DeploymentSyntheticConfig(StudyConfig("deployment", _env(n_x=50, K=20, d=10, B=2.0), 6_000,
                                           DEPLOYMENT_ALGORITHMS, seeds=20, checkpoints=30,
                                           **_CAL),
                               other_radii=(RadiusConfig("theory"), RadiusConfig("practical"))),
@@ -280,7 +281,7 @@ DIMENSION = _scales(
     DimensionSweepConfig((2, 4, 8, 16, 32, 64),
                          StudyConfig("training", _env(n_x=50, K=20, d=2), 100_000,
                                      ("passive-omd-pessimistic",), seeds=20, checkpoints=5, **_CAL),
-                         StudyConfig("deployment", _env(n_x=50, K=20, d=2), 5_000, _DIMENSION_DEPLOY,
+                         StudyConfig("deployment", _env(n_x=50, K=20, d=2), 4_000, _DIMENSION_DEPLOY,
                                      seeds=10, checkpoints=5, **_CAL)),
     DimensionSweepConfig((2, 4),
                          StudyConfig("training", _env(n_x=4, K=3, d=2), 100,
