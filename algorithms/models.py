@@ -15,7 +15,7 @@ from numba import njit
 
 from sim.core.links import dsigmoid, sigmoid
 
-from .linalg import rank_one_update
+from .linalg import dot, rank_one_update
 from .omd import omd_update
 from .protocol import RewardModel, state_estimate, state_inverse, state_matrix
 
@@ -32,7 +32,9 @@ def _omd_update(state, z, y, t, params, counters):
     B = params[2] if project else np.inf
     if omd_update(theta, Hinv, z, y, params[0], B, project, u, Mbuf):
         counters[2] += 1
-    rank_one_update(H, z, dsigmoid(np.dot(z, theta)))
+    # the loop `dot`, as the built-in path: a BLAS ddot may sum in another order (it does
+    # with AVX-512), and the copy must give the built-in bits on every machine
+    rank_one_update(H, z, dsigmoid(dot(z, theta)))
 
 
 OMD_MODEL = RewardModel("omd-protocol", _omd_init, _omd_update, state_estimate, state_inverse,
