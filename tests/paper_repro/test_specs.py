@@ -3,6 +3,10 @@
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -144,3 +148,47 @@ def test_extra_specs_are_left_out_of_the_default_run(capsys):
     assert main(["--list"]) == 0
     assert "(extra)" in [ln for ln in capsys.readouterr().out.splitlines()
                          if ln.startswith("constants-sweep")][0]
+
+
+def _stored_cells(out) -> int:
+    return sum(f.endswith(".parquet") for _, _, fs in os.walk(os.path.join(out, "store"))
+               for f in fs)
+
+
+def test_dask_run_stopped_by_sigterm_resumes_to_the_same_tables(tmp_path):
+    """Stop a Dask run once cells are stored; the rerun computes only the rest, says so in
+    the report's run times, and gives the tables of an uninterrupted local run."""
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    out = str(tmp_path / "dask")
+    cmd = [sys.executable, "-m", "paper_repro", "deployment-synthetic", "--scale", "tiny",
+           "--out", out, "--quiet", "--backend", "dask", "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while _stored_cells(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be stopped"
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "rerun the same command to resume" in err
+    kept = _stored_cells(out)
+    assert kept >= 1
+    r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    report = open(os.path.join(out, "report.md")).read()
+    row = re.search(r"^\| deployment-synthetic \|(.*)$", report, re.M)
+    assert row is not None
+    cells = [c.strip() for c in row.group(1).split("|")]
+    assert int(cells[4]) >= kept and int(cells[3]) > 0 and cells[5] == "dask"
+    local = tmp_path / "local"
+    assert main(["deployment-synthetic", "--scale", "tiny", "--out", str(local), "--quiet",
+                 "--workers", "1"]) == 0
+    a = pd.read_csv(local / "tables" / "deployment-synthetic_records.csv")
+    b = pd.read_csv(os.path.join(out, "tables", "deployment-synthetic_records.csv"))
+    pd.testing.assert_frame_equal(_without_time(a), _without_time(b))
